@@ -1,0 +1,57 @@
+# DRS Fleet Sync: every target installs what it needs into project-local venvs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.12: use it for the venv when this machine has it (pyenv or PATH), else python3.
+PYTHON ?= $(shell for p in $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+             [ -x "$$p" ] && "$$p" -V >/dev/null 2>&1 && { echo "$$p"; exit; }; done; echo python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+PYTEST_WORKERS ?= 2
+
+.PHONY: help venv demo test lint unit template-checks bench clean
+
+help:
+	@echo "make demo   run the inventory sync (and every other sync) on the offline sandbox"
+	@echo "make test   all checks: ruff, pytest (sandbox, workflows, properties), template checks"
+	@echo "make bench  benchmarks, printed side by side"
+
+$(VENV)/.stamp: requirements-dev.txt functions/shared/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+$(SAM_VENV)/.stamp: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install -q -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+demo: $(VENV)/.stamp
+	$(VENV)/bin/drs-fleet-sync sandbox demo
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: $(VENV)/.stamp
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+
+template-checks: $(VENV)/.stamp $(SAM_VENV)/.stamp
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+
+test: lint template-checks unit
+
+bench: $(VENV)/.stamp
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
