@@ -23,7 +23,7 @@ $(VENV)/.stamp: requirements-dev.txt functions/shared/requirements.txt pyproject
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 $(SAM_VENV)/.stamp: requirements-sam.txt

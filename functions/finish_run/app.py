@@ -1,0 +1,14 @@
+"""Finish the run: store the summary and the sync's status, release the lock, publish metrics."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fleet_sync.observability import logger, metrics, tracer
+from fleet_sync.orchestration import finish_run
+from fleet_sync.settings import get_settings
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context: LambdaContext) -> dict:
+    return finish_run(event, get_settings())

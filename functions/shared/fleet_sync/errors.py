@@ -1,0 +1,17 @@
+"""Named errors. Step Functions Retry/Catch match them by class name, the API maps them to status codes."""
+
+
+class FleetSyncError(Exception):
+    """Base class of the product's named errors."""
+
+
+class InvalidSyncInput(FleetSyncError):
+    """A sync's execution input (or a task's event) is not what the sync accepts; nothing was written."""
+
+
+class RegionScanThrottled(FleetSyncError):
+    """DRS kept throttling one (account, region) after the SDK's own retries; Step Functions retries the item."""
+
+
+class AccountNotRegistered(FleetSyncError):
+    """A work item names an account the accounts table does not hold."""
