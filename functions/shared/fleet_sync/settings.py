@@ -17,11 +17,17 @@ class SettingsError(RuntimeError):
 class Settings(BaseModel):
     model_config = ConfigDict(populate_by_name=True, frozen=True)
 
+    stack_name: str = Field(alias="STACK_NAME", min_length=1)
     accounts_table: str = Field(alias="ACCOUNTS_TABLE", min_length=1)
     region_status_table: str = Field(alias="REGION_STATUS_TABLE", min_length=1)
     inventory_table: str = Field(alias="INVENTORY_TABLE", min_length=1)
     sync_state_table: str = Field(alias="SYNC_STATE_TABLE", min_length=1)
+    recovery_instances_table: str = Field(alias="RECOVERY_INSTANCES_TABLE", min_length=1)
+    staging_extensions_table: str = Field(alias="STAGING_EXTENSIONS_TABLE", min_length=1)
     plan_bucket: str = Field(alias="PLAN_BUCKET", min_length=1)
+    execution_history_table: str = Field(alias="EXECUTION_HISTORY_TABLE", default="")
+    execution_history_index: str = Field(alias="EXECUTION_HISTORY_INDEX", default="ByJobId")
+    tag_provenance: bool = Field(alias="TAG_PROVENANCE", default=True)
     drs_regions: str = Field(alias="DRS_REGIONS", default="")
     region_filtering: bool = Field(alias="REGION_FILTERING", default=True)
     discovery_age_hours: float = Field(alias="DISCOVERY_AGE_HOURS", default=6, gt=0)

@@ -16,6 +16,7 @@ def all_accounts(accounts: list[AccountRecord], request: SyncInput) -> list[Acco
 @dataclass(frozen=True)
 class SyncSpec:
     name: str
+    machine_suffix: str  # the state machine is named "{stack}-{machine_suffix}"
     input_model: type[SyncInput] = SyncInput
     # Which registered accounts the sync's plan covers.
     select_accounts: Callable[[list[AccountRecord], SyncInput], list[AccountRecord]] = all_accounts
@@ -28,6 +29,7 @@ class SyncSpec:
 SYNCS: dict[str, SyncSpec] = {
     "inventory": SyncSpec(
         "inventory",
+        "inventory-sync",
         summary_counts=("serversWritten", "serversUnchanged", "serversRemoved", "topologyInherited"),
         observes_server_counts=True,
     ),
