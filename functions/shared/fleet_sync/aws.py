@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -40,17 +41,68 @@ class ApiCallCounter:
             return sum(self._calls.values())
 
 
+_shared: boto3.Session | None = None
+_shared_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Temporary credentials of one assumed role: what a work item's clients are made with."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+
+
 def client(
     service: str,
     *,
-    session: boto3.Session | None = None,
+    session: Credentials | None = None,
     region: str | None = None,
     counter: ApiCallCounter | None = None,
 ) -> Any:
-    session = session or boto3.Session()
-    config = DRS_CONFIG if service == "drs" else AWS_CONFIG
-    c = session.client(service, region_name=region, config=config)
+    """A client from the container's one boto3 session: service models are parsed once per container,
+    not once per work item (a new boto3.Session re-reads them from disk, about a second for EC2)."""
+    if session is None and counter is None:
+        key = (service, region)
+        cached = _own.__dict__.setdefault("clients", {})
+        if key not in cached:
+            cached[key] = _new_client(service, region, {})
+        return cached[key]
+    creds = {}
+    if session is not None:
+        creds = {
+            "aws_access_key_id": session.access_key_id,
+            "aws_secret_access_key": session.secret_access_key,
+            "aws_session_token": session.session_token,
+        }
+    c = _new_client(service, region, creds)
     return counter.attach(c) if counter else c
+
+
+def _new_client(service: str, region: str | None, creds: dict[str, str]) -> Any:
+    global _shared
+    config = DRS_CONFIG if service == "drs" else AWS_CONFIG
+    with _shared_lock:  # boto3 sessions are not thread-safe; the clients they make are
+        if _shared is None:
+            _shared = boto3.session.Session()
+        return _shared.client(service, region_name=region, config=config, **creds)
+
+
+# The function's own (credential-less) clients and DynamoDB resource live as long as the container;
+# per thread, because boto3 resources are not thread-safe.
+_own = threading.local()
+
+
+def dynamodb() -> Any:
+    """The container's DynamoDB resource (the function's own role)."""
+    if not hasattr(_own, "dynamodb"):
+        with _shared_lock:
+            global _shared
+            if _shared is None:
+                _shared = boto3.session.Session()
+            _own.dynamodb = _shared.resource("dynamodb", config=AWS_CONFIG)
+    return _own.dynamodb
 
 
 def assume_role_session(
@@ -59,18 +111,14 @@ def assume_role_session(
     session_name: str,
     external_id: str | None = None,
     counter: ApiCallCounter | None = None,
-) -> boto3.Session:
-    """One AssumeRole; the returned session serves every client of one work item."""
+) -> Credentials:
+    """One AssumeRole; its credentials serve every client of one work item."""
     sts = client("sts", counter=counter)
     kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name[:64], "DurationSeconds": 3600}
     if external_id:
         kwargs["ExternalId"] = external_id
     creds = sts.assume_role(**kwargs)["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 
 
 def error_code(exc: BaseException) -> str:

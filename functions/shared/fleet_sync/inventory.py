@@ -273,31 +273,58 @@ class InventoryStore:
         existing: dict[str, dict[str, Any]],
         template_ids: dict[str, str | None] | None = None,
     ) -> WriteStats:
-        """Write the records that changed; the original topology is only ever set where absent."""
+        """Write the records that changed; an existing row's original topology is only ever set where absent.
+
+        Rows seen for the first time go in batches of 25 (their topology is captured or inherited here; two
+        writers racing on a first sight capture the same values). Rows that exist are updated one by one
+        with `if_not_exists` on the topology, so no write path can replace it.
+        """
         stats = WriteStats()
         now = iso(utc_now())
-        changed: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        new: list[dict[str, Any]] = []
+        changed: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for rec in records:
             old = existing.get(rec["sourceServerID"])
-            if old is not None and _content(old) == _content(rec) and old.get("originalSourceRegion"):
+            if old is None:
+                new.append(rec)
+            elif _content(old) == _content(rec) and old.get("originalSourceRegion"):
                 stats.unchanged += 1
-                continue
-            changed.append((rec, old))
+            else:
+                changed.append((rec, old))
 
-        def write(pair: tuple[dict[str, Any], dict[str, Any] | None]) -> bool:
-            rec, old = pair
+        def topology(rec: dict[str, Any], old: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
             template_id = (template_ids or {}).get(rec["accountRegion"], rec.get("replicationConfigTemplateId"))
-            topology, inherited = self.topology_for(rec, old, template_id)
-            self._update(rec, old, topology, now)
+            return self.topology_for(rec, old, template_id)
+
+        with self.table.batch_writer() as batch:
+            for rec in new:
+                fields, inherited = topology(rec, None)
+                batch.put_item(
+                    Item=to_dynamo(
+                        {
+                            **rec,
+                            **{k: v for k, v in fields.items() if v is not None},
+                            "lastUpdated": now,
+                            "firstSeen": now,
+                        }
+                    )
+                )
+                stats.written += 1
+                stats.topology_inherited += int(inherited)
+
+        def update(pair: tuple[dict[str, Any], dict[str, Any]]) -> bool:
+            rec, old = pair
+            fields, inherited = topology(rec, old)
+            self._update(rec, old, fields, now)
             return inherited
 
         with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-            for inherited in pool.map(write, changed):
+            for inherited in pool.map(update, changed):
                 stats.written += 1
                 stats.topology_inherited += int(inherited)
         return stats
 
-    def _update(self, rec: dict[str, Any], old: dict[str, Any] | None, topology: dict[str, Any], now: str) -> None:
+    def _update(self, rec: dict[str, Any], old: dict[str, Any], topology: dict[str, Any], now: str) -> None:
         key = {"accountRegion": rec["accountRegion"], "sourceServerID": rec["sourceServerID"]}
         values: dict[str, Any] = {}
         names: dict[str, str] = {}
@@ -317,7 +344,7 @@ class InventoryStore:
         names["#lu"], values[":now"] = "lastUpdated", now
         names["#fs"] = "firstSeen"
         sets += ["#lu = :now", "#fs = if_not_exists(#fs, :now)"]
-        gone = sorted(set(old or {}) - set(rec) - set(BOOKKEEPING_FIELDS))
+        gone = sorted(set(old) - set(rec) - set(BOOKKEEPING_FIELDS))
         removes = []
         for i, k in enumerate(gone):
             names[f"#r{i}"] = k
@@ -342,7 +369,8 @@ class InventoryStore:
         out: list[dict[str, Any]] = []
         for region in sorted(set(regions)):
             kwargs = _index_query(region, filters)
-            rest = {k: v for k, v in filters.items() if k not in kwargs.pop("_used")}
+            used = kwargs.pop("_used")
+            rest = {k: v for k, v in filters.items() if k not in used}
             cond = _filter_expression(rest)
             if cond is not None:
                 kwargs["FilterExpression"] = cond
@@ -385,7 +413,7 @@ def _filter_expression(filters: dict[str, Any]):
 # ------------------------------------------------------------------ scanning one pair
 
 
-SessionFor = Callable[[str], Any]  # account id -> boto3.Session (raises ClientError when it cannot assume)
+SessionFor = Callable[[str], Any]  # account id -> aws.Credentials (raises ClientError when it cannot assume)
 
 
 @dataclass

@@ -6,14 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from . import aws
 from .accounts import AccountRecord, account_session, list_accounts
 from .inventory import InventoryStore, failback_topology, scan_pair, stale_pairs
 from .inventory import is_inventory_fresh as _fresh
 from .observability import logger
-from .regions import RegionStatus, drs_regions, load_region_statuses, update_region_status
+from .regions import RegionStatus, drs_regions, invalidate_region_cache, load_region_statuses, update_region_status
 from .settings import Settings, get_settings
 
 QUERY_FILTERS = ("accountId", "sourceAccountId", "stagingAccountId", "replicationState", "hostname")
@@ -30,7 +28,7 @@ class InventoryQueryResult:
 
 
 def _tables(settings: Settings):
-    ddb = boto3.resource("dynamodb")
+    ddb = aws.dynamodb()
     return (
         ddb.Table(settings.inventory_table),
         ddb.Table(settings.region_status_table),
@@ -81,6 +79,8 @@ def query_inventory(
             except Exception as exc:  # a pair DRS cannot answer keeps serving its stored rows
                 result.failed_pairs.append({"accountId": account_id, "region": region, "code": aws.error_code(exc)})
         result.source = "inventory+drs"
+        if write_back and result.refreshed_pairs:
+            invalidate_region_cache(state_table)  # their region status just changed
     refreshed = set(result.refreshed_pairs) if not write_back else set()
     stored = [r for r in store.query(regions, filters) if (r["accountId"], r["replicationRegion"]) not in refreshed]
     result.servers = sorted(

@@ -56,8 +56,18 @@ def _sync_operation(sync: str) -> Operation:
     return run
 
 
+def _recovery_instance_sync_status(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    from .recovery_instances import get_recovery_instance_sync_status  # loaded when used
+
+    return get_recovery_instance_sync_status(settings)
+
+
 OPERATIONS: dict[str, Operation] = {
     "sync_source_server_inventory": _sync_operation("inventory"),
+    "handle_drs_tag_sync": _sync_operation("tags"),
+    "sync_staging_accounts": _sync_operation("staging"),
+    "sync_recovery_instances": _sync_operation("recovery-instances"),
+    "get_recovery_instance_sync_status": _recovery_instance_sync_status,
 }
 
 

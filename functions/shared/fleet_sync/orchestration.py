@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,9 +49,10 @@ def resolve_run(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     ev = ResolveEvent.model_validate(event)
     spec = sync_spec(ev.sync)
     request = parse_sync_input(spec.input_model, ev.sync, ev.input)
-    ddb = boto3.resource("dynamodb")
+    ddb = aws.dynamodb()
     state_table = ddb.Table(settings.sync_state_table)
-    accounts = spec.select_accounts(list_accounts(ddb.Table(settings.accounts_table)), request)
+    registered = list_accounts(ddb.Table(settings.accounts_table))
+    accounts = spec.select_accounts(registered, request)
     all_regions = drs_regions(settings.drs_regions)
     active = resolve_active_regions(
         ddb.Table(settings.region_status_table),
@@ -61,11 +61,12 @@ def resolve_run(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         cache_ttl=settings.region_cache_ttl_seconds,
         filtering=settings.region_filtering,
     )
-    plan = build_plan(
+    scoped = spec.scoped_plan(request, [a.accountId for a in accounts], all_regions) if spec.scoped_plan else None
+    plan = scoped or build_plan(
         request=request,
         registered_accounts=[a.accountId for a in accounts],
         all_regions=all_regions,
-        statuses=active.statuses,
+        statuses=spec.plan_statuses(active.statuses, registered),
         filtering=settings.region_filtering,
         discovery_age=timedelta(hours=settings.discovery_age_hours),
         now=utc_now(),
@@ -79,7 +80,10 @@ def resolve_run(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "options": request.model_dump(exclude={"accounts", "regions", "mode"}, exclude_none=True),
     }
     sfn = aws.client("stepfunctions")
-    if not acquire_lock(state_table, ev.sync, ev.executionArn, is_running=lambda arn: _is_running(sfn, arn)):
+    # A scoped run (one pair after a wave completes) runs alongside the scheduled runs: it takes no lock.
+    if scoped is None and not acquire_lock(
+        state_table, ev.sync, ev.executionArn, is_running=lambda arn: _is_running(sfn, arn)
+    ):
         return {**run, "decision": "skipped", "workItemCount": 0, "workItems": [], "plan": None}
     key = f"plans/{ev.sync}/{ev.executionName}.json"
     aws.client("s3").put_object(
@@ -129,7 +133,7 @@ def aggregate_run(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Read every item result of the run and build its summary."""
     run = _run(event)
     spec = sync_spec(run["sync"])
-    table = boto3.resource("dynamodb").Table(settings.sync_state_table)
+    table = aws.dynamodb().Table(settings.sync_state_table)
     results = list_item_results(table, run["runId"])
     summary = summarize(
         sync=run["sync"],
@@ -143,6 +147,7 @@ def aggregate_run(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if missing > 0:  # an item with no recorded result must not pass for a success
         summary["itemsWithoutResult"] = missing
         summary["outcome"] = "partial" if results else "failed"
+    summary = spec.refine_summary(summary, results, run)
     summary["durationMs"] = _elapsed_ms(run.get("startTime"))
     return summary
 
@@ -156,7 +161,7 @@ def record_region_status(event: dict[str, Any], settings: Settings) -> dict[str,
     """Write each scanned pair's outcome. Counts only where the sync observed them; errors keep the counts."""
     run = _run(event)
     spec = sync_spec(run["sync"])
-    ddb = boto3.resource("dynamodb")
+    ddb = aws.dynamodb()
     results = list_item_results(ddb.Table(settings.sync_state_table), run["runId"])
     status_table = ddb.Table(settings.region_status_table)
     updated = 0
@@ -180,7 +185,7 @@ def record_region_status(event: dict[str, Any], settings: Settings) -> dict[str,
 def finish_run(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Store the summary and the sync's status, release the lock, publish metrics; return the summary."""
     run = _run(event)
-    table = boto3.resource("dynamodb").Table(settings.sync_state_table)
+    table = aws.dynamodb().Table(settings.sync_state_table)
     summary = event.get("summary")
     if run.get("decision") == "skipped" or not summary:
         summary = summarize(
@@ -191,16 +196,18 @@ def finish_run(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
             results=[],
             extra_counts=sync_spec(run["sync"]).summary_counts,
         )
+        summary = sync_spec(run["sync"]).refine_summary(summary, [], run)
         summary["durationMs"] = _elapsed_ms(run.get("startTime"))
         summary["outcome"] = "skipped"
         put_summary(table, run["runId"], summary)
-        _publish_metrics(summary)
+        _publish_metrics(summary, settings)
         return summary
     summary["durationMs"] = _elapsed_ms(run.get("startTime"))
     put_summary(table, run["runId"], summary)
-    put_sync_status(table, run["sync"], summary)
-    release_lock(table, run["sync"], run["executionArn"])
-    _publish_metrics(summary)
+    if run.get("decision") != "scoped":  # a scoped run is not the sync's last full run and holds no lock
+        put_sync_status(table, run["sync"], summary)
+        release_lock(table, run["sync"], run["executionArn"])
+    _publish_metrics(summary, settings)
     logger.info(
         "sync finished",
         extra={
@@ -220,7 +227,8 @@ def finish_run(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return summary
 
 
-def _publish_metrics(summary: dict[str, Any]) -> None:
+def _publish_metrics(summary: dict[str, Any], settings: Settings) -> None:
+    metrics.namespace = settings.metrics_namespace  # the environment's, whenever the module was imported
     metrics.add_dimension(name="sync", value=summary["sync"])
     pairs_total = summary.get("pairsTotal") or 0
     metrics.add_metric(name="ActiveRegionCount", unit=MetricUnit.Count, value=len(summary.get("activeRegions", [])))

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from . import aws
 from .observability import logger
 
 AVAILABLE = "AVAILABLE"
@@ -236,7 +237,7 @@ def get_active_regions(region_status_table: Any | None = None, cache_ttl: int | 
         settings = None
     all_regions = drs_regions(settings.drs_regions if settings else "")
     if settings is not None:
-        ddb = boto3.resource("dynamodb")
+        ddb = aws.dynamodb()
         region_status_table = region_status_table or ddb.Table(settings.region_status_table)
         state_table = ddb.Table(settings.sync_state_table)
         ttl = settings.region_cache_ttl_seconds if cache_ttl is None else cache_ttl

@@ -28,6 +28,7 @@ class Settings(BaseModel):
     execution_history_table: str = Field(alias="EXECUTION_HISTORY_TABLE", default="")
     execution_history_index: str = Field(alias="EXECUTION_HISTORY_INDEX", default="ByJobId")
     tag_provenance: bool = Field(alias="TAG_PROVENANCE", default=True)
+    metrics_namespace: str = Field(alias="POWERTOOLS_METRICS_NAMESPACE", default="DRSFleetSync")
     drs_regions: str = Field(alias="DRS_REGIONS", default="")
     region_filtering: bool = Field(alias="REGION_FILTERING", default=True)
     discovery_age_hours: float = Field(alias="DISCOVERY_AGE_HOURS", default=6, gt=0)

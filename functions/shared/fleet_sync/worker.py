@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import aws
@@ -68,7 +67,7 @@ def run_work_item(item: WorkItem, settings: Settings, work: Callable[[WorkContex
     """Run one (account, region) and store its result. A failure is recorded for this pair only;
     throttling that outlasts the SDK's retries is raised so the state machine retries the item."""
     started = time.monotonic()
-    ddb = boto3.resource("dynamodb")
+    ddb = aws.dynamodb()
     counter = aws.ApiCallCounter()
     log_keys = {"sync": item.sync, "accountId": item.accountId, "region": item.region, "runId": item.runId}
     logger.append_keys(**log_keys)

@@ -1,0 +1,17 @@
+"""Extend one target account's trusted staging-account source servers into it, in one region."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fleet_sync.models import WorkItem
+from fleet_sync.observability import logger, tracer
+from fleet_sync.settings import get_settings
+from fleet_sync.staging import handle_sync_staging_accounts
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context: LambdaContext) -> dict:
+    result = handle_sync_staging_accounts(
+        WorkItem.model_validate(event), get_settings(), execution_arn=event.get("executionArn")
+    )
+    return result.model_dump(exclude={"warnings"}, exclude_none=True)

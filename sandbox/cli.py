@@ -1,0 +1,311 @@
+"""`drs-fleet-sync sandbox demo|run|serve`: the offline stack from the command line.
+
+Exit codes: 0 every run succeeded, 1 a run did not succeed (or the sandbox broke), 2 bad input
+(unknown sync, unreadable fleet or template, bad JSON or parameter).
+
+Handlers log to stdout (Powertools). The CLI keeps their output off its own stdout, so `run --json`
+prints nothing but the summary: with --verbose it streams to stderr, otherwise the last lines are
+shown on stderr only when a run fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+DEFAULT_FLEET = "events/fleets/demo.yaml"
+DEFAULT_TEMPLATE = "template.yaml"
+SMOKE_TEMPLATE = "tests/fixtures/smoke/template.yaml"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("sandbox.cli")
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported on stderr, exit code 2."""
+
+
+class _TailBuffer(io.TextIOBase):
+    """A stdout stand-in that keeps the last lines written to it (handler logs)."""
+
+    def __init__(self, lines: int = 200) -> None:
+        self._lines: collections.deque[str] = collections.deque(maxlen=lines)
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            parts = (self._partial + text).split("\n")
+            self._partial = parts.pop()
+            self._lines.extend(parts)
+        return len(text)
+
+    def tail(self) -> list[str]:
+        with self._lock:
+            return [*self._lines, *([self._partial] if self._partial else [])]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drs-fleet-sync", description="DRS Fleet Sync tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    sandbox = commands.add_parser("sandbox", help="the offline stack: template in moto + DRS simulator")
+    actions = sandbox.add_subparsers(dest="action", required=True)
+
+    def common(p: argparse.ArgumentParser, fleet_default: str | None = DEFAULT_FLEET) -> None:
+        p.add_argument(
+            "--fleet",
+            default=fleet_default,
+            help=f"fleet file to seed (default {fleet_default}); 'none' for an empty estate",
+        )
+        p.add_argument("--template", default=DEFAULT_TEMPLATE, help="SAM template (default %(default)s)")
+        p.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="template parameter override (repeatable)",
+        )
+        p.add_argument("--verbose", "-v", action="store_true", help="stream handler logs and deploy notes to stderr")
+
+    demo = actions.add_parser("demo", help="run every sync the template defines and print a summary of each")
+    common(demo)
+    run = actions.add_parser("run", help="run one sync and print its summary")
+    run.add_argument("sync", help="the sync's short name, e.g. inventory")
+    common(run)
+    run.add_argument("--input", help="execution input: JSON text or @file.json (default {})")
+    run.add_argument("--json", action="store_true", help="print exactly the summary dict as JSON")
+    serve = actions.add_parser("serve", help="serve the sandbox over HTTP for the aws CLI and boto3")
+    common(serve)
+    serve.add_argument("--port", type=int, default=5055, help="port (default %(default)s; 0 picks a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    return parser
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param {pair!r}: expected NAME=VALUE")
+        params[name] = value
+    return params
+
+
+def _fleet(value: str | None) -> Path | None:
+    from .core import resolve_path
+
+    if value is None or value.lower() in ("", "none"):
+        return None
+    path = resolve_path(value)
+    if not path.is_file():
+        raise UsageError(f"fleet file {value} does not exist")
+    return path
+
+
+def _template(value: str) -> Path:
+    from .core import resolve_path
+
+    path = resolve_path(value)
+    if not path.is_file():
+        raise UsageError(f"template {value} does not exist")
+    return path
+
+
+def _input(value: str | None) -> Any:
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as exc:
+            raise UsageError(f"--input {value}: {exc}") from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--input is not valid JSON: {exc}") from exc
+
+
+def _defines_syncs(template: Path) -> bool:
+    """True when the template has a state machine that declares DefinitionSubstitutions.SyncName."""
+    from .stack import load_template
+
+    machines = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+    return any(
+        "SyncName" in ((res.get("Properties") or {}).get("DefinitionSubstitutions") or {})
+        for res in load_template(template)["Resources"].values()
+        if res.get("Type") in machines
+    )
+
+
+class _Output:
+    """Where the CLI writes (the real stdout) versus where handlers write (stderr or a tail buffer)."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.out: TextIO = sys.stdout
+        self.err: TextIO = sys.stderr
+        self.verbose = verbose
+        self.sink: TextIO = sys.stderr if verbose else _TailBuffer()
+
+    def __enter__(self) -> _Output:
+        root = logging.getLogger()
+        quieted = [logging.getLogger(name) for name in ("py.warnings", "werkzeug")]
+        self._saved_logging = (root.handlers[:], root.level, [(lg, lg.level) for lg in quieted])
+        sys.stdout = self.sink
+        logging.basicConfig(
+            level=logging.INFO if self.verbose else logging.WARNING,
+            stream=self.err,
+            format="%(levelname)s %(name)s: %(message)s",
+            force=True,
+        )
+        logging.captureWarnings(True)
+        if not self.verbose:
+            logging.getLogger("py.warnings").setLevel(logging.ERROR)
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout = self.out
+        logging.captureWarnings(False)
+        handlers, level, levels = self._saved_logging
+        root = logging.getLogger()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for logger, old in levels:
+            logger.setLevel(old)
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def show_handler_tail(self, lines: int = 40) -> None:
+        if isinstance(self.sink, _TailBuffer):
+            tail = self.sink.tail()[-lines:]
+            if tail:
+                print(f"--- last {len(tail)} lines of handler output ---", file=self.err)
+                print("\n".join(tail), file=self.err, flush=True)
+
+
+def _demo(args: argparse.Namespace, io_: _Output) -> int:
+    from .core import Sandbox
+    from .summary import LABEL_WIDTH, format_overall, format_summary
+
+    template = _template(args.template)
+    fleet = _fleet(args.fleet)
+    params = _parameters(args.param)
+    if not _defines_syncs(template):
+        io_.print(f"{args.template} defines no sync state machines yet: running the smoke state machine")
+        io_.print(f"of the sandbox's test fixture ({SMOKE_TEMPLATE}) instead.\n")
+        template, params = _template(SMOKE_TEMPLATE), {}
+    started = time.perf_counter()
+    with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
+        opened = time.perf_counter() - started
+        fleet_note = f"fleet {args.fleet}" if fleet else "an empty estate"
+        io_.print(f"sandbox up in {opened:.2f} s: stack {sb.stack_name} from {template.name}, {fleet_note}\n")
+        names = sb.syncs or list(sb.state_machines)
+        results = []
+        for name in names:
+            t0 = time.perf_counter()
+            summary = sb.run_sync(name)
+            elapsed = time.perf_counter() - t0
+            results.append((summary, elapsed))
+            io_.print(format_summary(summary) + f"\n  {'wall time':<{LABEL_WIDTH}} {elapsed:.2f} s\n")
+    io_.print(format_overall(results, opened, time.perf_counter() - started))
+    if any(s.get("status") != "SUCCEEDED" for s, _ in results):
+        io_.show_handler_tail()
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, io_: _Output) -> int:
+    from .core import Sandbox
+    from .summary import format_summary
+
+    payload = _input(args.input)
+    template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
+    with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
+        sb.state_machine_arn(args.sync)  # an unknown sync fails before anything runs
+        summary = sb.run_sync(args.sync, payload)
+    if args.json:
+        io_.print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    else:
+        io_.print(format_summary(summary))
+    if summary.get("status") != "SUCCEEDED":
+        io_.show_handler_tail()
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, io_: _Output) -> int:
+    from .core import Sandbox
+
+    template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
+            url = sb.serve(port=args.port, host=args.host)
+            io_.print(f"sandbox serving at {url}  (account {sb.account}, region {sb.region})")
+            io_.print(
+                f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+                f"AWS_DEFAULT_REGION={sb.region}"
+            )
+            io_.print("state machines:")
+            for name, arn in sorted(sb.state_machines.items()):
+                io_.print(f"  {name:<20} {arn}")
+            io_.print("tables:")
+            for name, physical in sb.tables.items():
+                io_.print(f"  {name:<20} {physical}")
+            if sb.state_machines:
+                first = next(iter(sorted(sb.state_machines.values())))
+                io_.print("try:")
+                io_.print(f"  aws stepfunctions start-execution --state-machine-arn {first} --name demo-1 \\")
+                io_.print("    --input '{}'")
+            io_.print("Ctrl-C stops the server.")
+            while not stop.wait(0.5):
+                pass
+        io_.print("stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"demo": _demo, "run": _run, "serve": _serve}
+    from .core import SandboxError
+    from .fleet import FleetError
+    from .stack import DeployError
+
+    usage_errors = (UsageError, SandboxError, DeployError, FleetError, FileNotFoundError)
+    with warnings.catch_warnings(), _Output(args.verbose) as io_:
+        try:
+            return handlers[args.action](args, io_)
+        except usage_errors as exc:
+            print(f"drs-fleet-sync: {exc}", file=io_.err)
+            return EXIT_USAGE
+        except Exception:
+            log.exception("the sandbox failed")
+            io_.show_handler_tail()
+            return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Patches that make moto 5.2.5 behave like AWS where the product depends on it.
+
+``install_sts_external_id_check()``: moto's STS ``AssumeRole`` hands out credentials for any role ARN,
+even one that does not exist. Real AWS answers ``AccessDenied`` (403) when
+
+* the role does not exist in the target account, or
+* the role's trust policy allows ``sts:AssumeRole`` only with a ``StringEquals`` ``sts:ExternalId``
+  condition the call's ``ExternalId`` does not satisfy (missing or different).
+
+With the patch installed moto does the same, so a product that forgets an account's ExternalId (or
+hard-codes one) fails in the sandbox as it would in AWS. Principals are not checked: every caller is
+treated as allowed by the trust policy's principal.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["external_id_allowed", "install_sts_external_id_check"]
+
+_lock = threading.Lock()
+_undo: Callable[[], None] | None = None
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _allows_assume_role(statement: dict[str, Any]) -> bool:
+    if statement.get("Effect") != "Allow":
+        return False
+    actions = [a.lower() for a in _as_list(statement.get("Action"))]
+    return any(a in ("sts:assumerole", "sts:*", "*") for a in actions)
+
+
+def external_id_allowed(trust_policy: str | dict[str, Any], external_id: str | None) -> bool:
+    """Whether a trust policy lets a caller with ``external_id`` assume the role (ExternalId rules only).
+
+    Some ``Allow`` statement for ``sts:AssumeRole`` must have every ``sts:ExternalId`` condition
+    satisfied: ``StringEquals`` (value or list of values); ``StringLike`` with ``*``/``?`` wildcards.
+    """
+    policy = json.loads(trust_policy) if isinstance(trust_policy, str) else trust_policy
+    for statement in _as_list(policy.get("Statement")):
+        if not isinstance(statement, dict) or not _allows_assume_role(statement):
+            continue
+        if _conditions_met(statement.get("Condition") or {}, external_id):
+            return True
+    return False
+
+
+def _conditions_met(conditions: dict[str, Any], external_id: str | None) -> bool:
+    import fnmatch
+
+    for operator, clauses in conditions.items():
+        if not isinstance(clauses, dict):
+            continue
+        for key, expected in clauses.items():
+            if key.lower() != "sts:externalid":
+                continue
+            values = [str(v) for v in _as_list(expected)]
+            if external_id is None:
+                return False
+            if operator == "StringEquals" and external_id not in values:
+                return False
+            if operator == "StringLike" and not any(fnmatch.fnmatchcase(external_id, v) for v in values):
+                return False
+    return True
+
+
+def install_sts_external_id_check() -> Callable[[], None]:
+    """Patch moto's STS AssumeRole (idempotent); returns a function that removes the patch."""
+    global _undo
+    with _lock:
+        if _undo is not None:
+            return _undo
+        from moto.core.exceptions import AccessDeniedError
+        from moto.iam.exceptions import NotFoundException
+        from moto.iam.models import iam_backends
+        from moto.sts.responses import TokenResponse
+        from moto.utilities.utils import get_partition
+
+        original = TokenResponse.assume_role
+
+        def assume_role(self: TokenResponse) -> Any:
+            role_arn = self._get_param("RoleArn") or ""
+            external_id = self._get_param("ExternalId")
+            parts = role_arn.split(":")
+            account = parts[4] if len(parts) > 5 else ""
+            caller = f"arn:{self.partition}:iam::{self.current_account}:user/moto"
+            denied = AccessDeniedError(user_arn=caller, action=f"sts:AssumeRole on resource: {role_arn}")
+            if not account:
+                raise denied
+            try:
+                role = iam_backends[account][get_partition(self.region)].get_role_by_arn(role_arn)
+            except NotFoundException:
+                raise denied from None
+            if not external_id_allowed(role.assume_role_policy_document, external_id):
+                raise denied
+            return original(self)
+
+        TokenResponse.assume_role = assume_role  # type: ignore[method-assign]
+
+        def undo() -> None:
+            global _undo
+            with _lock:
+                if TokenResponse.assume_role is assume_role:
+                    TokenResponse.assume_role = original  # type: ignore[method-assign]
+                _undo = None
+
+        _undo = undo
+        return undo

@@ -1,0 +1,185 @@
+"""`drs-fleet-sync sandbox demo|run|serve`: output, exit codes, and HTTP serving from another process."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from sandbox.cli import main
+from sandbox.summary import format_overall, format_summary
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = str(ROOT / "tests/fixtures/smoke/template.yaml")
+RUN = ["sandbox", "run", "smoke", "--template", SMOKE, "--fleet", "none"]
+
+
+def test_run_json_prints_exactly_the_summary(capsys):
+    assert main([*RUN, "--json", "--input", '{"items": [{"id": 1}, {"id": 3}]}']) == 0
+    out, _ = capsys.readouterr()
+    summary = json.loads(out)
+    assert summary["status"] == "SUCCEEDED" and summary["sync"] == "smoke"
+    assert summary["failedItems"] == [3] and summary["executionArn"].startswith("arn:aws:states:")
+
+
+def test_run_reads_input_from_a_file_and_prints_text(capsys, tmp_path):
+    payload = tmp_path / "input.json"
+    payload.write_text('{"items": [{"id": 2}]}')
+    assert main([*RUN, "--input", f"@{payload}", "--param", "TransientEvery=3"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("smoke  SUCCEEDED\n")
+    assert re.search(r"^  total\s+4$", out, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sandbox", "run", "nope", "--template", SMOKE, "--fleet", "none"], "unknown sync 'nope'"),
+        ([*RUN, "--input", "{bad"], "--input is not valid JSON"),
+        ([*RUN, "--input", "@/nonexistent/input.json"], "--input @/nonexistent/input.json"),
+        (["sandbox", "run", "smoke", "--template", SMOKE, "--fleet", "no/such/fleet.yaml"], "fleet file"),
+        ([*RUN, "--param", "novalue"], "expected NAME=VALUE"),
+        ([*RUN, "--param", "Unknown=1"], "declares no parameter(s) Unknown"),
+        (["sandbox", "run", "smoke", "--template", "no/such/template.yaml"], "template no/such/template.yaml"),
+    ],
+)
+def test_bad_input_is_a_clear_message_and_exit_code_2(capsys, argv, message):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert message in err and err.startswith("drs-fleet-sync: ") and out == ""
+
+
+def test_a_fleet_the_simulator_rejects_is_bad_input(capsys, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("accounts:\n  - accountId: '12'\n")
+    assert main(["sandbox", "run", "smoke", "--template", SMOKE, "--fleet", str(fleet)]) == 2
+    assert "drs-fleet-sync: " in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2():
+    with pytest.raises(SystemExit) as exc:
+        main(["sandbox", "launch"])
+    assert exc.value.code == 2
+
+
+def test_a_failed_run_exits_1_and_shows_why(capsys):
+    assert main([*RUN, "--input", '{"items": [{"no-id": 1}]}']) == 1
+    out, _ = capsys.readouterr()
+    assert out.startswith("smoke  FAILED\n") and "KeyError" in out
+
+
+def test_demo_runs_the_smoke_machine_while_the_template_has_no_syncs(capsys):
+    assert main(["sandbox", "demo", "--template", SMOKE, "--fleet", "none"]) == 0
+    out, _ = capsys.readouterr()
+    assert "defines no sync state machines yet: running the smoke state machine" in out
+    assert "\nsmoke  SUCCEEDED\n" in out
+    assert re.search(r"^1/1 runs succeeded \(smoke \d+\.\d\d s\); sandbox start and deploy", out, re.MULTILINE)
+
+
+def test_handler_output_stays_off_stdout(capsys, tmp_path):
+    # the smoke handlers print nothing; a template whose handler prints proves the JSON stays clean
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn/app.py").write_text("def handler(event, context):\n    print('noise')\n    return {'ok': 1}\n")
+    (tmp_path / "m.asl.json").write_text(
+        '{"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": "${Fn}", "End": true}}}'
+    )
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+        "  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.12}\n"
+        "  Machine:\n    Type: AWS::Serverless::StateMachine\n"
+        "    Properties: {DefinitionUri: m.asl.json, DefinitionSubstitutions: {Fn: !GetAtt Fn.Arn}, Policies: []}\n"
+    )
+    assert main(["sandbox", "run", "machine", "--template", str(tmp_path / "template.yaml"), "--json"]) == 0
+    out, _ = capsys.readouterr()
+    assert json.loads(out)["ok"] == 1
+
+
+def test_serve_answers_boto3_from_another_process():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox.cli",
+            "sandbox",
+            "serve",
+            "--template",
+            SMOKE,
+            "--fleet",
+            "none",
+            "--port",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while not any("Ctrl-C" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, (lines, proc.stderr.read())
+            lines.append(proc.stdout.readline())
+        url = re.search(r"serving at (http://\S+)", lines[0]).group(1)
+        arn = re.search(r"^  smoke\s+(arn:\S+)$", "".join(lines), re.MULTILINE).group(1)
+        creds = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        sfn = boto3.client("stepfunctions", endpoint_url=url, **creds)
+        execution = sfn.start_execution(stateMachineArn=arn, name="from-outside", input='{"items": [{"id": 1}]}')
+        while (desc := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"])["total"] == 2
+        table = re.search(r"^  items\s+(\S+)$", "".join(lines), re.MULTILINE).group(1)
+        rows = boto3.client("dynamodb", endpoint_url=url, **creds).scan(TableName=table)["Count"]
+        assert rows == 3  # the item's row from each map and the run's summary
+        assert boto3.client("drs", endpoint_url=url, **creds).describe_source_servers()["items"] == []
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.rstrip().endswith("stopped")
+
+
+def test_format_summary_of_a_sync():
+    summary = {
+        "sync": "inventory",
+        "status": "SUCCEEDED",
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:drs-fleet-sync-inventory-sync:run-1",
+        "decision": "filtered",
+        "workItems": [
+            {"accountId": "111111111111", "region": "us-west-2"},
+            {"accountId": "111111111111", "region": "us-east-1"},
+            {"accountId": "222222222222", "region": "eu-west-1"},
+        ],
+        "regionsSkipped": 31,
+        "apiCalls": {"DescribeSourceServers": 3, "AssumeRole": 2, "DescribeInstances": 5},
+        "serversSynced": 120,
+        "errors": [{"accountId": "1", "region": f"r{i}", "code": "Denied", "message": "no"} for i in range(7)],
+        "durationMs": 1234,
+        "extended": {"new": 2},
+        "empty": {},
+    }
+    text = format_summary(summary)
+    assert text.splitlines()[0] == "inventory  SUCCEEDED"
+    assert "work items         3  (111111111111: us-east-1, us-west-2; 222222222222: eu-west-1)" in text
+    assert "API calls          10  (DescribeInstances 5, DescribeSourceServers 3, AssumeRole 2)" in text
+    assert "errors             7" in text and "    1/r0  Denied  no" in text and "... and 2 more" in text
+    assert "extended           new 2" in text and "empty              -" in text
+    assert "duration           1.23 s" in text and text.rstrip().endswith("execution          run-1")
+
+
+def test_format_summary_of_a_failure_and_the_overall_line():
+    text = format_summary({"sync": "tags", "status": "FAILED", "error": "States.Runtime", "cause": "x" * 500})
+    assert text.splitlines()[:2] == ["tags  FAILED", "  error              States.Runtime"]
+    assert len(text.splitlines()[2]) <= 120
+    line = format_overall([({"sync": "a", "status": "SUCCEEDED"}, 1.0), ({"sync": "b", "status": "FAILED"}, 2)], 1.5, 5)
+    assert line == "1/2 runs succeeded (a 1.00 s, b 2.00 s); sandbox start and deploy 1.50 s; total 5.00 s"
