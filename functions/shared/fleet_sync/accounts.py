@@ -8,6 +8,7 @@ from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, ConfigDict, Field
 
 from .aws import ApiCallCounter, assume_role_session
+from .tables import key
 
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
 
@@ -41,7 +42,7 @@ def list_accounts(table: Any, *, include_disabled: bool = False) -> list[Account
 
 
 def get_account(table: Any, account_id: str) -> AccountRecord | None:
-    item = table.get_item(Key={"accountId": account_id}).get("Item")
+    item = table.get_item(Key=key("ACCOUNTS_TABLE", account_id)).get("Item")
     return AccountRecord.model_validate(item) if item else None
 
 

@@ -80,13 +80,22 @@ def client(
     return counter.attach(c) if counter else c
 
 
+_warmed: set[str] = set()
+
+
 def _new_client(service: str, region: str | None, creds: dict[str, str]) -> Any:
+    """boto3 sets a session's components up lazily and not thread-safely: the first client of a service
+    is made under a lock; later ones, whose setup is done, are made concurrently."""
     global _shared
     config = DRS_CONFIG if service == "drs" else AWS_CONFIG
-    with _shared_lock:  # boto3 sessions are not thread-safe; the clients they make are
+    if service in _warmed:
+        return _shared.client(service, region_name=region, config=config, **creds)
+    with _shared_lock:
         if _shared is None:
             _shared = boto3.session.Session()
-        return _shared.client(service, region_name=region, config=config, **creds)
+        made = _shared.client(service, region_name=region, config=config, **creds)
+        _warmed.add(service)
+        return made
 
 
 # The function's own (credential-less) clients and DynamoDB resource live as long as the container;

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from .observability import logger
 from .regions import RegionStatus, iso, parse_iso, utc_now
 from .runs import to_dynamo, to_plain
+from .tables import key
 
 PAGE_SIZE = 1000
 EC2_BATCH = 1000
@@ -52,6 +53,10 @@ class ServerNotFound(LookupError):
 
 def account_region(account_id: str, region: str) -> str:
     return f"{account_id}#{region}"
+
+
+def item_key(pair: str, server_id: str) -> dict[str, str]:
+    return key("INVENTORY_TABLE", pair, server_id)
 
 
 # ------------------------------------------------------------------ DRS and EC2 reads
@@ -325,12 +330,12 @@ class InventoryStore:
         return stats
 
     def _update(self, rec: dict[str, Any], old: dict[str, Any], topology: dict[str, Any], now: str) -> None:
-        key = {"accountRegion": rec["accountRegion"], "sourceServerID": rec["sourceServerID"]}
+        primary = item_key(rec["accountRegion"], rec["sourceServerID"])
         values: dict[str, Any] = {}
         names: dict[str, str] = {}
         sets: list[str] = []
         for i, (k, v) in enumerate(sorted(rec.items())):
-            if k in key:
+            if k in primary:
                 continue
             names[f"#a{i}"] = k
             values[f":a{i}"] = v
@@ -351,7 +356,7 @@ class InventoryStore:
             removes.append(f"#r{i}")
         expr = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         self.table.update_item(
-            Key=key, UpdateExpression=expr, ExpressionAttributeNames=names, ExpressionAttributeValues=to_dynamo(values)
+            Key=primary, UpdateExpression=expr, ExpressionAttributeNames=names, ExpressionAttributeValues=to_dynamo(values)
         )
 
     def delete_missing(self, account_id: str, region: str, seen: set[str], existing: dict[str, dict[str, Any]]) -> int:
@@ -359,7 +364,7 @@ class InventoryStore:
         gone = [sid for sid in existing if sid not in seen]
         with self.table.batch_writer() as batch:
             for sid in gone:
-                batch.delete_item(Key={"accountRegion": account_region(account_id, region), "sourceServerID": sid})
+                batch.delete_item(Key=item_key(account_region(account_id, region), sid))
         return len(gone)
 
     # ---- queries

@@ -21,6 +21,7 @@ import boto3
 
 from . import aws
 from .observability import logger
+from .tables import key
 
 AVAILABLE = "AVAILABLE"
 UNINITIALIZED = "UNINITIALIZED"
@@ -47,7 +48,7 @@ _STATUS_BY_ERROR = {
     "RegionScanThrottled": THROTTLED,
 }
 
-GENERATION_KEY = {"pk": "cache#regions", "sk": "generation"}
+GENERATION_KEY = key("SYNC_STATE_TABLE", "cache#regions", "generation")
 
 
 def status_for_error(code: str) -> str:
@@ -273,7 +274,7 @@ def update_region_status(
     failed = bool(error_message or error_code) or (status not in (None, AVAILABLE))
     if failed:
         table.update_item(
-            Key={"accountId": account_id, "region": region},
+            Key=key("REGION_STATUS_TABLE", account_id, region),
             UpdateExpression="SET #s = :s, lastChecked = :t, errorCode = :c, errorMessage = :m",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
@@ -287,7 +288,7 @@ def update_region_status(
     if server_count is None:
         raise ValueError("a successful scan must report its server count")
     table.update_item(
-        Key={"accountId": account_id, "region": region},
+        Key=key("REGION_STATUS_TABLE", account_id, region),
         UpdateExpression=(
             "SET #s = :s, serverCount = :n, replicatingCount = :r, lastChecked = :t, lastSuccess = :t "
             "REMOVE errorCode, errorMessage"

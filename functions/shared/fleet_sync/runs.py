@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from .models import MAX_ERRORS_IN_SUMMARY, MAX_WORK_ITEMS_IN_SUMMARY, ItemResult
 from .observability import logger
 from .regions import iso, utc_now
+from .tables import key
 
 ITEM_TTL_SECONDS = 14 * 86400
 SUMMARY_TTL_SECONDS = 90 * 86400
@@ -31,11 +32,11 @@ def item_key(account_id: str, region: str) -> str:
 
 
 def lock_key(sync: str) -> dict[str, str]:
-    return {"pk": f"lock#{sync}", "sk": "lock"}
+    return key("SYNC_STATE_TABLE", f"lock#{sync}", "lock")
 
 
 def status_key(sync: str) -> dict[str, str]:
-    return {"pk": f"status#{sync}", "sk": "status"}
+    return key("SYNC_STATE_TABLE", f"status#{sync}", "status")
 
 
 def to_plain(value: Any) -> Any:
@@ -119,8 +120,7 @@ def release_lock(table: Any, sync: str, execution_arn: str) -> bool:
 
 def put_item_result(table: Any, run_id: str, result: ItemResult) -> None:
     item = {
-        "pk": run_key(run_id),
-        "sk": item_key(result.accountId, result.region),
+        **key("SYNC_STATE_TABLE", run_key(run_id), item_key(result.accountId, result.region)),
         "expiresAt": int(time.time() + ITEM_TTL_SECONDS),
         **to_dynamo(result.model_dump(exclude_none=True)),
     }
@@ -238,7 +238,7 @@ def put_summary(table: Any, run_id: str, summary: dict[str, Any]) -> None:
 
 
 def get_summary(table: Any, run_id: str) -> dict[str, Any] | None:
-    item = table.get_item(Key={"pk": run_key(run_id), "sk": "summary"}).get("Item")
+    item = table.get_item(Key=key("SYNC_STATE_TABLE", run_key(run_id), "summary")).get("Item")
     return json.loads(item["summary"]) if item else None
 
 
