@@ -356,7 +356,10 @@ class InventoryStore:
             removes.append(f"#r{i}")
         expr = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         self.table.update_item(
-            Key=primary, UpdateExpression=expr, ExpressionAttributeNames=names, ExpressionAttributeValues=to_dynamo(values)
+            Key=primary,
+            UpdateExpression=expr,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_dynamo(values),
         )
 
     def delete_missing(self, account_id: str, region: str, seen: set[str], existing: dict[str, dict[str, Any]]) -> int:
