@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, ConfigDict, Field
 
 from .aws import ApiCallCounter, assume_role_session
-from .tables import key
+from .tables import key, scan_all
 
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
 
@@ -30,14 +30,8 @@ class AccountRecord(BaseModel):
 
 def list_accounts(table: Any, *, include_disabled: bool = False) -> list[AccountRecord]:
     """Every registered account (the table is small: one row per account)."""
-    items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {} if include_disabled else {"FilterExpression": Attr("enabled").ne(False)}
-    while True:
-        page = table.scan(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = scan_all(table, **kwargs)
     return sorted((AccountRecord.model_validate(i) for i in items), key=lambda a: a.accountId)
 
 

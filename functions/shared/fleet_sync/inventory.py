@@ -23,8 +23,7 @@ from botocore.exceptions import ClientError
 
 from .observability import logger
 from .regions import RegionStatus, iso, parse_iso, utc_now
-from .runs import to_dynamo, to_plain
-from .tables import key
+from .tables import key, query_all, to_dynamo
 
 PAGE_SIZE = 1000
 EC2_BATCH = 1000
@@ -218,27 +217,15 @@ class InventoryStore:
 
     # ---- reads
     def pair_rows(self, account_id: str, region: str) -> dict[str, dict[str, Any]]:
-        rows: dict[str, dict[str, Any]] = {}
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("accountRegion").eq(account_region(account_id, region))}
-        while True:
-            page = self.table.query(**kwargs)
-            for item in page.get("Items", []):
-                rows[item["sourceServerID"]] = to_plain(item)
-            if "LastEvaluatedKey" not in page:
-                return rows
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_all(
+            self.table, KeyConditionExpression=Key("accountRegion").eq(account_region(account_id, region))
+        )
+        return {item["sourceServerID"]: item for item in items}
 
     def rows_by_server_id(self, server_id: str) -> list[dict[str, Any]]:
-        return self._query_all(IndexName="BySourceServerId", KeyConditionExpression=Key("sourceServerID").eq(server_id))
-
-    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            page = self.table.query(**kwargs)
-            out.extend(to_plain(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(
+            self.table, IndexName="BySourceServerId", KeyConditionExpression=Key("sourceServerID").eq(server_id)
+        )
 
     # ---- topology
     def topology_for(
@@ -382,7 +369,7 @@ class InventoryStore:
             cond = _filter_expression(rest)
             if cond is not None:
                 kwargs["FilterExpression"] = cond
-            out.extend(self._query_all(**kwargs))
+            out.extend(query_all(self.table, **kwargs))
         return sorted(out, key=lambda r: (r.get("replicationRegion"), r.get("accountId"), r.get("sourceServerID")))
 
 

@@ -33,8 +33,9 @@ from .inventory import aws_instance_id, describe_instances, enrich_with_ec2
 from .observability import logger
 from .recovery_models import MACHINE_SUFFIX, SCOPED_DECISION, SYNC, RecoveryInstanceSyncInput
 from .regions import iso, parse_iso, utc_now
-from .runs import get_sync_status, to_dynamo, to_plain
+from .runs import get_sync_status
 from .settings import Settings
+from .tables import query_all, to_dynamo
 from .worker import WorkContext, WorkOutcome
 
 __all__ = [
@@ -360,31 +361,17 @@ class CacheStore:
     table: Any
 
     def pair_rows(self, account_id: str, region: str) -> dict[str, dict[str, Any]]:
-        rows: dict[str, dict[str, Any]] = {}
-        kwargs: dict[str, Any] = {
-            "IndexName": ACCOUNT_REGION_INDEX,
-            "KeyConditionExpression": Key("accountRegion").eq(account_region(account_id, region)),
-        }
-        while True:
-            page = self.table.query(**kwargs)
-            for item in page.get("Items", []):
-                rows[item["sourceServerId"]] = to_plain(item)
-            if "LastEvaluatedKey" not in page:
-                return rows
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_all(
+            self.table,
+            IndexName=ACCOUNT_REGION_INDEX,
+            KeyConditionExpression=Key("accountRegion").eq(account_region(account_id, region)),
+        )
+        return {item["sourceServerId"]: item for item in items}
 
     def rows_of_execution(self, execution_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "IndexName": EXECUTION_INDEX,
-            "KeyConditionExpression": Key("sourceExecutionId").eq(execution_id),
-        }
-        while True:
-            page = self.table.query(**kwargs)
-            out.extend(to_plain(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(
+            self.table, IndexName=EXECUTION_INDEX, KeyConditionExpression=Key("sourceExecutionId").eq(execution_id)
+        )
 
     def put_rows(self, rows: list[dict[str, Any]]) -> None:
         with self.table.batch_writer(overwrite_by_pkeys=["sourceServerId"]) as batch:

@@ -36,8 +36,9 @@ from .recovery_instances import (
     chunks,
 )
 from .regions import iso, parse_iso, utc_now
-from .runs import get_sync_status, to_plain
+from .runs import get_sync_status
 from .settings import Settings, get_settings
+from .tables import query_all, to_plain
 
 BATCH_GET_KEYS = 100  # BatchGetItem maximum keys per request
 BATCH_GET_ATTEMPTS = 8  # first call plus retries of UnprocessedKeys
@@ -220,16 +221,13 @@ def _rows_for_instance_ids(
     wanted = set(recovery_instance_ids)
     out: list[dict[str, Any]] = []
     for account_id, region in pairs:
-        kwargs: dict[str, Any] = {
-            "IndexName": ACCOUNT_REGION_INDEX,
-            "KeyConditionExpression": Key("accountRegion").eq(account_region(account_id, region)),
-        }
-        while True:  # filtered here: a FilterExpression reads the same rows and IN takes at most 100 values
-            page = store.table.query(**kwargs)
-            out.extend(to_plain(i) for i in page.get("Items", []) if i.get("recoveryInstanceId") in wanted)
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        # filtered here: a FilterExpression reads the same rows and IN takes at most 100 values
+        rows = query_all(
+            store.table,
+            IndexName=ACCOUNT_REGION_INDEX,
+            KeyConditionExpression=Key("accountRegion").eq(account_region(account_id, region)),
+        )
+        out.extend(r for r in rows if r.get("recoveryInstanceId") in wanted)
     return out
 
 

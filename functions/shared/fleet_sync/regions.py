@@ -21,7 +21,7 @@ import boto3
 
 from . import aws
 from .observability import logger
-from .tables import key
+from .tables import key, scan_all
 
 AVAILABLE = "AVAILABLE"
 UNINITIALIZED = "UNINITIALIZED"
@@ -121,14 +121,7 @@ class RegionStatus:
 
 def scan_region_statuses(table: Any) -> list[RegionStatus]:
     """Every row, all pages (the table holds accounts x regions rows, far more than one page can)."""
-    rows: list[RegionStatus] = []
-    kwargs: dict[str, Any] = {}
-    while True:
-        page = table.scan(**kwargs)
-        rows.extend(RegionStatus.from_item(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return rows
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [RegionStatus.from_item(i) for i in scan_all(table)]
 
 
 # ------------------------------------------------------------------ cache

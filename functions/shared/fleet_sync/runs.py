@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from .models import MAX_ERRORS_IN_SUMMARY, MAX_WORK_ITEMS_IN_SUMMARY, ItemResult
 from .observability import logger
-from .regions import iso, utc_now
-from .tables import key
+from .regions import iso, status_for_error, utc_now
+from .tables import key, to_dynamo, to_plain
 
 ITEM_TTL_SECONDS = 14 * 86400
 SUMMARY_TTL_SECONDS = 90 * 86400
@@ -37,24 +36,6 @@ def lock_key(sync: str) -> dict[str, str]:
 
 def status_key(sync: str) -> dict[str, str]:
     return key("SYNC_STATE_TABLE", f"status#{sync}", "status")
-
-
-def to_plain(value: Any) -> Any:
-    """DynamoDB's Decimals and sets as plain JSON types."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted(to_plain(v) for v in value)
-    return value
-
-
-def to_dynamo(value: Any) -> Any:
-    """Plain JSON into what the DynamoDB resource accepts (floats become Decimals, empty strings dropped)."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
 
 
 # ------------------------------------------------------------------ lock
@@ -147,8 +128,6 @@ def _item_result(raw: dict[str, Any]) -> ItemResult:
     if "ok" in raw:
         return ItemResult.model_validate(raw)
     # written by "Record the failed item": {accountId, region, errorCode, cause}
-    from .regions import status_for_error
-
     code = raw.get("errorCode") or "States.TaskFailed"
     message = raw.get("cause") or ""
     try:

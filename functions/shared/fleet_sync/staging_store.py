@@ -20,7 +20,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from .regions import iso, parse_iso, utc_now
-from .runs import to_dynamo, to_plain
+from .tables import query_all, scan_all, to_dynamo, to_plain
 
 QUOTA_SK = "#quota"
 BACKOFF_BASE = timedelta(minutes=15)  # longer than the 5-minute schedule: a failure skips at least two runs
@@ -53,13 +53,7 @@ class ExtensionStore:
     table: Any
 
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            page = self.table.query(**kwargs)
-            out.extend(to_plain(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(self.table, **kwargs)
 
     # ---- failures
     def failures(self, target_account_id: str, region: str) -> dict[str, dict[str, Any]]:
@@ -194,14 +188,7 @@ def get_extension_failures(
     if target_account_id is not None and regions is not None:
         records = [r for region in regions for r in store.failures(target_account_id, region).values()]
     else:
-        records = []
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = table.scan(**kwargs)
-            records.extend(to_plain(i) for i in page.get("Items", []) if str(i.get("pk", "")).startswith("failure#"))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        records = [r for r in scan_all(table) if str(r.get("pk", "")).startswith("failure#")]
         if target_account_id is not None:
             records = [r for r in records if r.get("targetAccountId") == target_account_id]
     out = []

@@ -45,8 +45,8 @@ from .inventory import (
 from .models import ItemResult, WorkItem
 from .observability import logger
 from .regions import THROTTLED, RegionStatus, iso, parse_iso, status_for_error, utc_now
-from .runs import to_plain
 from .settings import Settings
+from .tables import query_all
 from .tags_spec import skipped_count_key
 from .worker import WorkContext, WorkOutcome, run_work_item
 
@@ -164,15 +164,8 @@ class TagStateStore:
     table: Any
 
     def load(self, account_id: str, region: str) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(tag_state_pk(account_id, region))}
-        while True:
-            page = self.table.query(**kwargs)
-            for item in page.get("Items", []):
-                out[item["sk"]] = to_plain(item)
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_all(self.table, KeyConditionExpression=Key("pk").eq(tag_state_pk(account_id, region)))
+        return {item["sk"]: item for item in items}
 
     def save(
         self, account_id: str, region: str, server_id: str, managed: frozenset[str], copy_tags_checked_at: str | None
