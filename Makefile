@@ -8,15 +8,16 @@ PYTHON ?= $(shell for p in $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/
 VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv demo test lint unit template-checks bench clean
+.PHONY: help venv demo test lint security unit template-checks bench clean
 
 help:
 	@echo "make demo   run the inventory sync (and every other sync) on the offline sandbox"
-	@echo "make test   all checks: ruff, pytest (sandbox, workflows, properties), template checks"
+	@echo "make test   all checks: ruff, bandit, cfn-lint, sam validate, checkov, pytest (sandbox, workflows, properties)"
 	@echo "make bench  benchmarks, printed side by side"
 
 $(VENV)/.stamp: requirements-dev.txt functions/shared/requirements.txt pyproject.toml
@@ -32,6 +33,13 @@ $(SAM_VENV)/.stamp: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install -q -r requirements-sam.txt
 	touch $@
 
+# checkov pins its own boto3/botocore: like SAM CLI it gets a venv of its own (one-time install, about 35 s).
+$(CHECKOV_VENV)/.stamp: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
+	touch $@
+
 venv: $(VENV)/.stamp
 
 demo: $(VENV)/.stamp
@@ -44,14 +52,20 @@ lint: $(VENV)/.stamp
 unit: $(VENV)/.stamp
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
-template-checks: $(VENV)/.stamp $(SAM_VENV)/.stamp
-	$(VENV)/bin/cfn-lint template.yaml
-	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+# bandit: suppressions are `# nosec BXXX  # reason` lines and the [tool.bandit] skips in pyproject.toml.
+security: $(VENV)/.stamp
+	$(VENV)/bin/bandit -r functions sandbox -c pyproject.toml -q
 
-test: lint template-checks unit
+# checkov reads .checkov.yaml (files, and each skipped check with its reason); BC_SKIP_MAPPING keeps it offline.
+template-checks: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp
+	$(VENV)/bin/cfn-lint template.yaml templates/*.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
+test: lint security template-checks unit
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

@@ -193,10 +193,11 @@ class Sandbox:
         for key in list(os.environ):
             if key.startswith("AWS_") or key.startswith("MOTO_"):
                 del os.environ[key]
+        fake = "testing"  # moto takes any credentials; these never reach AWS
         os.environ.update(
             {
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ACCESS_KEY_ID": fake,
+                "AWS_SECRET_ACCESS_KEY": fake,
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_REGION": self.region,
                 "AWS_CONFIG_FILE": os.devnull,
@@ -474,6 +475,26 @@ class Sandbox:
         add = self._import("sandbox.fleet", "add_source_servers")
         kwargs.setdefault("stack_account", self.account)
         return add(self._engine(), account, region, count, **kwargs)
+
+    # ------------------------------------------------------------------ API Gateway
+    def api(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        signed: bool = True,
+    ) -> tuple[int, Any]:
+        """Send an API Gateway REST proxy event for `method path` to the function the template's Api events
+        route it to, in process; returns (status, body as JSON when it is). See sandbox/api.py."""
+        from .api import ApiGateway
+
+        gateway = self.__dict__.get("_api_gateway")
+        if gateway is None or gateway.sb is not self or gateway.sam is not self._require().translated.sam:
+            gateway = self.__dict__["_api_gateway"] = ApiGateway(self)
+        return gateway.request(method, path, query, body, headers=headers, signed=signed)
 
     # ------------------------------------------------------------------ HTTP
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> str:

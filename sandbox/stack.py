@@ -78,7 +78,7 @@ def load_template(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         with path.open() as f:
-            data = yaml.load(f, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+            data = yaml.load(f, Loader=_CfnLoader)  # noqa: S506  # nosec B506  # _CfnLoader is a SafeLoader
     except OSError as exc:
         raise DeployError(f"cannot read template {path}: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -275,7 +275,7 @@ def translate(
 
 
 def _stack_id(stack_name: str, account: str, region: str) -> str:
-    digest = hashlib.sha1(f"{account}/{region}/{stack_name}".encode()).hexdigest()  # noqa: S324 - an id
+    digest = hashlib.sha1(f"{account}/{region}/{stack_name}".encode(), usedforsecurity=False).hexdigest()  # an id
     uid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
     return f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/{uid}"
 

@@ -3,14 +3,16 @@
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fleet_sync.models import WorkItem
-from fleet_sync.observability import logger, tracer
+from fleet_sync.observability import execution_keys, logger, metrics, tracer
 from fleet_sync.settings import get_settings
 from fleet_sync.staging import handle_sync_staging_accounts
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
+    logger.append_keys(**execution_keys(event))
     result = handle_sync_staging_accounts(
         WorkItem.model_validate(event), get_settings(), execution_arn=event.get("executionArn")
     )

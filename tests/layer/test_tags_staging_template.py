@@ -10,10 +10,12 @@ from sandbox.asl_check import check, placeholders
 from sandbox.stack import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-RESOURCES = load_template(ROOT / "template.yaml")["Resources"]
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES = TEMPLATE["Resources"]
+# (machine, worker, the parameter holding its schedule's minutes, that parameter's default)
 SYNCS = {
-    "tags": ("TagSyncStateMachine", "TagSyncWorkerFunction", "rate(1 hour)"),
-    "staging": ("StagingSyncStateMachine", "StagingSyncWorkerFunction", "rate(5 minutes)"),
+    "tags": ("TagSyncStateMachine", "TagSyncWorkerFunction", "TagSyncRateMinutes", 60),
+    "staging": ("StagingSyncStateMachine", "StagingSyncWorkerFunction", "StagingSyncRateMinutes", 5),
 }
 
 
@@ -23,7 +25,7 @@ def definition(machine_id):
 
 @pytest.mark.parametrize("sync", sorted(SYNCS))
 def test_the_state_machine_is_named_and_wired_as_the_code_expects(sync):
-    machine_id, worker_id, schedule = SYNCS[sync]
+    machine_id, worker_id, rate_parameter, minutes = SYNCS[sync]
     props = RESOURCES[machine_id]["Properties"]
     # the name the data-management function derives from the SyncSpec
     assert props["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{sync_spec(sync).machine_suffix}"}
@@ -35,10 +37,12 @@ def test_the_state_machine_is_named_and_wired_as_the_code_expects(sync):
     text = (ROOT / props["DefinitionUri"]).read_text()
     assert placeholders(text) <= set(subs)
     assert check(json.loads(text)) == []
-    # scheduled like the specification says, with an empty input
+    # scheduled like the specification says (by default), with an empty input
     [event] = props["Events"].values()
     assert event["Type"] == "ScheduleV2"
-    assert event["Properties"]["ScheduleExpression"] == schedule and event["Properties"]["Input"] == "{}"
+    assert event["Properties"]["ScheduleExpression"] == {"Fn::Sub": f"rate(${{{rate_parameter}}} minutes)"}
+    assert TEMPLATE["Parameters"][rate_parameter]["Default"] == minutes
+    assert event["Properties"]["Input"] == "{}"
     # logging and tracing like the inventory machine
     assert props["Tracing"] == {"Enabled": True}
     assert props["Logging"]["Level"] == "ERROR"

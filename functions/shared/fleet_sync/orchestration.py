@@ -249,4 +249,8 @@ def _publish_metrics(summary: dict[str, Any], settings: Settings) -> None:
         name="ThrottledItems", unit=MetricUnit.Count, value=summary.get("itemsByStatus", {}).get("THROTTLED", 0)
     )
     metrics.add_metric(name="SkippedRuns", unit=MetricUnit.Count, value=int(summary.get("decision") == "skipped"))
+    # A full run with every planned pair scanned. None for a while means the sync's data is going stale: the
+    # recovery-instance cache alarm (template.yaml) fires when no such run finished within its freshness window.
+    complete = summary.get("outcome") == "complete" and summary.get("decision") not in ("skipped", "scoped")
+    metrics.add_metric(name="CompleteRuns", unit=MetricUnit.Count, value=int(complete))
     metrics.add_metric(name="SyncDuration", unit=MetricUnit.Milliseconds, value=summary.get("durationMs", 0))

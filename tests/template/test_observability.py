@@ -1,0 +1,361 @@
+"""Observability as the template declares it and the code emits it.
+
+- every function: X-Ray, Powertools Logger (with the execution's keys), Metrics (EMF) and Tracer;
+- every state machine: logging to its own log group, X-Ray;
+- the alarms and the dashboard use exactly the metrics FinishRun emits, with exactly the dimensions
+  Powertools writes (sync + service), so no alarm watches a metric that never arrives;
+- one alarm per state machine for failed executions and for runs longer than the schedule interval, the
+  fallback, throttling and cache-staleness alarms, all notifying the alarm topic; one dashboard row per sync.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from template_helpers import ROOT
+
+from fleet_sync import orchestration
+from fleet_sync.observability import execution_keys, metrics
+from fleet_sync.recovery_instances import FRESH_MINUTES
+from fleet_sync.syncs import SYNCS
+from sandbox import stack
+
+NAMESPACE = "DRSFleetSync"
+SERVICE = "drs-fleet-sync"  # the default stack name; the template sets POWERTOOLS_SERVICE_NAME to the stack name
+MACHINE_OF_SYNC = {
+    "inventory": "InventorySyncStateMachine",
+    "tags": "TagSyncStateMachine",
+    "staging": "StagingSyncStateMachine",
+    "recovery-instances": "RecoveryInstanceSyncStateMachine",
+}
+ROW_METRICS = {  # dashboard widget title -> metrics of that sync it must show
+    "Duration (minutes)": {"SyncDuration"},
+    "Work items": {"WorkItems"},
+    "Regions skipped": {"RegionsSkipped"},
+    "API calls": {"ApiCalls"},
+    "Errors": {"SyncErrors", "ThrottledItems", "ExecutionsFailed"},
+}
+
+
+@cache
+def translated() -> stack.Translated:
+    return stack.translate(ROOT / "template.yaml")
+
+
+def resources_of(rtype: str) -> dict[str, dict[str, Any]]:
+    return {lid: r["Properties"] for lid, r in translated().cfn["Resources"].items() if r["Type"] == rtype}
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return resources_of("AWS::CloudWatch::Alarm")
+
+
+def metric_stats(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics an alarm reads: its own, or those of its metric math."""
+    if "MetricName" in alarm:
+        return [{"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"], "Dimensions": alarm["Dimensions"]}]
+    return [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+
+@pytest.fixture()
+def emitted(monkeypatch):
+    """Publish one run's metrics the way FinishRun does; the EMF document Powertools would print."""
+    monkeypatch.setattr(metrics.provider, "service", SERVICE)
+    metrics.clear_metrics()
+
+    def publish(**summary: Any) -> dict[str, Any]:
+        orchestration._publish_metrics(
+            {"sync": "staging", "decision": "filtered", "outcome": "complete", **summary},
+            SimpleNamespace(metrics_namespace=NAMESPACE),
+        )
+        try:
+            return metrics.serialize_metric_set()
+        finally:
+            metrics.clear_metrics()
+
+    return publish
+
+
+def emf_shape(document: dict[str, Any]) -> tuple[str, set[str], set[str]]:
+    [directive] = document["_aws"]["CloudWatchMetrics"]
+    [dimensions] = directive["Dimensions"]
+    return directive["Namespace"], set(dimensions), {m["Name"] for m in directive["Metrics"]}
+
+
+# ------------------------------------------------------------------ functions and state machines
+
+
+def test_every_function_traces_and_names_its_service_and_namespace():
+    for lid, fn in resources_of("AWS::Lambda::Function").items():
+        assert fn["TracingConfig"] == {"Mode": "Active"}, lid
+        env = fn["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}, lid
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE, lid
+
+
+def test_every_state_machine_logs_to_its_own_group_and_traces():
+    groups = resources_of("AWS::Logs::LogGroup")
+    for lid, machine in resources_of("AWS::StepFunctions::StateMachine").items():
+        assert machine["TracingConfiguration"] == {"Enabled": True}, lid
+        logging = machine["LoggingConfiguration"]
+        assert logging["Level"] in ("ERROR", "ALL") and logging["IncludeExecutionData"] is False, lid
+        [destination] = logging["Destinations"]
+        group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        assert groups[group]["RetentionInDays"] > 0, lid
+
+
+def handlers() -> dict[str, ast.FunctionDef]:
+    out = {}
+    for lid, fn in translated().sam["Resources"].items():
+        if fn["Type"] == "AWS::Serverless::Function":
+            code = ROOT / fn["Properties"]["CodeUri"] / "app.py"
+            tree = ast.parse(code.read_text())
+            [handler] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "handler"]
+            out[lid] = handler
+    return out
+
+
+def task_functions() -> set[str]:
+    """Functions a state machine invokes (its DefinitionSubstitutions)."""
+    return {
+        value["Fn::GetAtt"][0]
+        for machine in translated().sam["Resources"].values()
+        if machine["Type"] == "AWS::Serverless::StateMachine"
+        for value in machine["Properties"]["DefinitionSubstitutions"].values()
+        if isinstance(value, dict) and "Fn::GetAtt" in value
+    }
+
+
+@pytest.mark.parametrize("function_id", sorted(handlers()))
+def test_every_handler_has_logger_metrics_and_tracer(function_id):
+    handler = handlers()[function_id]
+    decorators = [ast.unparse(d.func if isinstance(d, ast.Call) else d) for d in handler.decorator_list]
+    assert decorators == ["logger.inject_lambda_context", "metrics.log_metrics", "tracer.capture_lambda_handler"]
+    calls = {ast.unparse(d): d for d in handler.decorator_list if isinstance(d, ast.Call)}
+    inject = next(d for text, d in calls.items() if text.startswith("logger.inject_lambda_context"))
+    assert any(k.arg == "clear_state" and k.value.value is True for k in inject.keywords), function_id
+    if function_id in task_functions():  # its log lines carry the sync, execution, account and region
+        first = ast.unparse(handler.body[0])
+        assert first == "logger.append_keys(**execution_keys(event))", function_id
+
+
+def test_execution_keys_come_from_every_kind_of_task_event():
+    resolve = json.loads((ROOT / "events/task-resolve-plan.json").read_text())
+    assert execution_keys(resolve) == {
+        "sync": "inventory",
+        "executionArn": resolve["executionArn"],
+        "runId": "sample",
+    }
+    work_item = json.loads((ROOT / "events/task-scan-inventory.json").read_text())
+    assert execution_keys(work_item) == {
+        "sync": "inventory",
+        "runId": "sample",
+        "accountId": "111111111111",
+        "region": "us-east-1",
+    }
+    run = {"run": {"sync": "tags", "runId": "r1", "executionArn": "arn:x", "decision": "filtered"}}
+    assert execution_keys(run) == {"sync": "tags", "runId": "r1", "executionArn": "arn:x"}
+    assert execution_keys({"operation": "sync_tags"}) == {"operation": "sync_tags"}
+    assert execution_keys(None) == {} and execution_keys({"accountId": 1}) == {}
+
+
+# ------------------------------------------------------------------ what FinishRun emits
+
+
+def test_finish_run_emits_per_sync_with_the_service_dimension(emitted):
+    namespace, dimensions, names = emf_shape(emitted())
+    assert namespace == NAMESPACE
+    assert dimensions == {"sync", "service"}
+    assert {"SyncDuration", "WorkItems", "RegionsSkipped", "ApiCalls", "SyncErrors"} <= names
+    assert {"FallbackCount", "ThrottledItems", "CompleteRuns"} <= names
+
+
+@pytest.mark.parametrize(
+    ("summary", "fallback", "throttled", "complete"),
+    [
+        ({}, 0, 0, 1),
+        ({"decision": "fallback_empty"}, 1, 0, 1),
+        ({"decision": "fallback_error", "outcome": "partial", "itemsByStatus": {"THROTTLED": 2}}, 1, 2, 0),
+        ({"decision": "skipped", "outcome": "skipped"}, 0, 0, 0),
+        ({"decision": "scoped"}, 0, 0, 0),  # a wave run refreshes a few servers, not the cache
+    ],
+)
+def test_the_alarmed_metrics_count_what_they_say(emitted, summary, fallback, throttled, complete):
+    document = emitted(**summary)
+    assert document["FallbackCount"] == [float(fallback)]
+    assert document["ThrottledItems"] == [float(throttled)]
+    assert document["CompleteRuns"] == [float(complete)]
+
+
+def test_alarms_and_dashboard_use_only_emitted_metrics_with_their_dimensions(emitted):
+    namespace, dimensions, names = emf_shape(emitted())
+    used = [m for a in alarms().values() for m in metric_stats(a) if m["Namespace"] == namespace]
+    assert used
+    for m in used:
+        assert m["MetricName"] in names, m
+        dims = {d["Name"]: d["Value"] for d in m["Dimensions"]}
+        assert set(dims) == dimensions, m
+        assert dims["service"] == {"Ref": "AWS::StackName"} and dims["sync"] in SYNCS, m
+    for metric in dashboard_metrics():
+        if metric[0] == namespace:
+            assert metric[1] in names, metric
+            assert dict(zip(metric[2::2], metric[3::2], strict=False)).keys() == dimensions, metric
+
+
+# ------------------------------------------------------------------ alarms
+
+
+def schedule_minutes(machine: str) -> str:
+    """The parameter holding a machine's (main) schedule interval in minutes."""
+    expression = resources_of("AWS::Scheduler::Schedule")[f"{machine}Scheduled"]["ScheduleExpression"]
+    return re.fullmatch(r"rate\(\$\{(\w+)\} minutes\)", expression["Fn::Sub"]).group(1)
+
+
+def alarms_on(namespace: str, metric: str) -> dict[str, dict[str, Any]]:
+    return {
+        lid: a
+        for lid, a in alarms().items()
+        if any(m["Namespace"] == namespace and m["MetricName"] == metric for m in metric_stats(a))
+    }
+
+
+def test_every_alarm_notifies_the_topic():
+    assert alarms()
+    for lid, alarm in alarms().items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
+        assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], lid
+        assert "docs/operations.md" in alarm["AlarmDescription"], f"{lid}: name its runbook"
+    topic = resources_of("AWS::SNS::Topic")["AlarmTopic"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    assert topic["Subscription"]["Fn::If"][0] == "HasAlarmEmail"
+
+
+@pytest.mark.parametrize("sync", sorted(MACHINE_OF_SYNC))
+def test_each_state_machine_alarms_on_failed_executions(sync):
+    machine = MACHINE_OF_SYNC[sync]
+    [alarm] = [
+        a
+        for a in alarms_on("AWS/States", "ExecutionsFailed").values()
+        if metric_stats(a)[0]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+    ]
+    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize("sync", sorted(MACHINE_OF_SYNC))
+def test_each_state_machine_alarms_on_a_run_longer_than_its_interval(sync):
+    machine = MACHINE_OF_SYNC[sync]
+    [alarm] = [
+        a
+        for a in alarms_on("AWS/States", "ExecutionTime").values()
+        if metric_stats(a)[0]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+    ]
+    [returned] = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    [stat] = [m for m in alarm["Metrics"] if "MetricStat" in m]
+    assert returned["Expression"] == f"{stat['Id']} / 60000"  # milliseconds -> minutes
+    assert stat["MetricStat"]["Stat"] == "Maximum"
+    assert alarm["Threshold"] == {"Ref": schedule_minutes(machine)}
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+@pytest.mark.parametrize(
+    ("metric", "threshold", "operator"),
+    [("FallbackCount", 10, "GreaterThanThreshold"), ("ThrottledItems", 1, "GreaterThanOrEqualToThreshold")],
+)
+def test_fallbacks_and_throttling_are_alarmed_across_every_sync_per_hour(metric, threshold, operator):
+    [alarm] = alarms_on(NAMESPACE, metric).values()
+    stats = [m for m in alarm["Metrics"] if "MetricStat" in m]
+    syncs = {d["Value"] for m in stats for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "sync"}
+    assert syncs == set(SYNCS)
+    assert {m["MetricStat"]["Period"] for m in stats} == {3600}
+    assert {m["MetricStat"]["Stat"] for m in stats} == {"Sum"}
+    [total] = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    assert sorted(re.findall(r"FILL\((\w+), 0\)", total["Expression"])) == sorted(m["Id"] for m in stats)
+    assert alarm["Threshold"] == threshold and alarm["ComparisonOperator"] == operator
+
+
+def test_the_recovery_instance_cache_alarms_when_stale_for_its_freshness_window():
+    [(lid, alarm)] = alarms_on(NAMESPACE, "CompleteRuns").items()
+    dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dims["sync"] == "recovery-instances"
+    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == FRESH_MINUTES * 60
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
+    assert alarm["TreatMissingData"] == "breaching"  # no run at all is the failure it watches for
+    assert translated().cfn["Resources"][lid]["Condition"] == "RecoveryInstanceSyncOn"
+
+
+def test_deployed_duration_thresholds_follow_the_schedule_parameters():
+    with mock_aws():
+        dep = stack.deploy(
+            stack.translate(ROOT / "template.yaml", {"TagSyncRateMinutes": 30}),
+            lambda service: boto3.client(service, region_name=stack.DEFAULT_REGION),
+        )
+        cloudwatch = boto3.client("cloudwatch", region_name=stack.DEFAULT_REGION)
+        names = {dep.physical_id(lid): lid for lid in dep.of_type("AWS::CloudWatch::Alarm")}
+        found = cloudwatch.describe_alarms(AlarmNames=list(names))["MetricAlarms"]
+        thresholds = {names[a["AlarmName"]]: a["Threshold"] for a in found}
+    assert thresholds["TagSyncDurationAlarm"] == 30
+    assert thresholds["InventorySyncDurationAlarm"] == 15
+    assert thresholds["RegionFilterFallbackAlarm"] == 10
+    assert len(found) == len(alarms())
+
+
+# ------------------------------------------------------------------ the dashboard
+
+
+@cache
+def dashboard() -> dict[str, Any]:
+    [props] = resources_of("AWS::CloudWatch::Dashboard").values()
+    text = props["DashboardBody"]["Fn::Sub"]
+    # every ${...} is a parameter, a pseudo parameter or a machine's ARN
+    parameters = translated().sam["Parameters"]
+    for name in set(re.findall(r"\$\{([\w:]+)\}", text)):
+        assert name in parameters or name.startswith("AWS::") or name in MACHINE_OF_SYNC.values(), name
+    # the rate parameters stand where JSON needs a number; the other placeholders sit inside strings
+    text = re.sub(r"\$\{(\w+RateMinutes)\}", lambda m: str(parameters[m.group(1)]["Default"]), text)
+    return json.loads(re.sub(r"\$\{([\w:]+)\}", r"\1", text))
+
+
+def dashboard_metrics() -> list[list[Any]]:
+    return [m for w in dashboard()["widgets"] for m in w["properties"].get("metrics", []) if isinstance(m[0], str)]
+
+
+def test_the_dashboard_has_one_row_per_sync_with_its_five_graphs():
+    widgets = dashboard()["widgets"]
+    rows: dict[int, list[dict[str, Any]]] = {}
+    for w in widgets:
+        rows.setdefault(w["y"] if w["type"] == "text" else w["y"] - 1, []).append(w)
+        assert w["x"] + w["width"] <= 24
+    assert len(rows) == len(SYNCS)
+    seen = set()
+    for row in rows.values():
+        [header] = [w for w in row if w["type"] == "text"]
+        sync = header["properties"]["markdown"].removeprefix("### ").split(":")[0]
+        seen.add(sync)
+        graphs = {w["properties"]["title"]: w for w in row if w["type"] == "metric"}
+        assert set(graphs) == set(ROW_METRICS), sync
+        assert sum(w["width"] for w in graphs.values()) == 24
+        for title, wanted in ROW_METRICS.items():
+            shown = set()
+            for m in graphs[title]["properties"]["metrics"]:
+                if not isinstance(m[0], str):
+                    continue
+                dims = dict(zip(m[2::2], m[3::2], strict=False))
+                assert (
+                    dims.get("sync", sync) == sync
+                    and dims.get("StateMachineArn", MACHINE_OF_SYNC[sync]) == (MACHINE_OF_SYNC[sync])
+                ), (sync, title, m)
+                shown.add(m[1])
+            assert wanted <= shown, (sync, title)
+    assert seen == set(SYNCS)
