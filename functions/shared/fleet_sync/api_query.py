@@ -233,6 +233,13 @@ PageToken = Annotated[str | None, Query(pattern=PAGE_CURSOR, description="nextTo
 
 
 @app.get(
+    "/drs/source-server-inventory",
+    operation_id="getSourceServerInventory",
+    tags=["aliases"],
+    summary="Alias of GET /inventory (the specification's route)",
+    responses=responses(200, OK, 400),
+)
+@app.get(
     "/inventory",
     operation_id="getInventory",
     tags=["inventory"],
@@ -240,27 +247,6 @@ PageToken = Annotated[str | None, Query(pattern=PAGE_CURSOR, description="nextTo
     responses=responses(200, OK, 400),
 )
 def get_inventory(
-    regions: RegionList = None,
-    accountId: AccountFilter = None,
-    sourceAccountId: SourceAccountFilter = None,
-    stagingAccountId: StagingAccountFilter = None,
-    replicationState: StateFilter = None,
-    hostname: HostnameFilter = None,
-    limit: PageLimit = DEFAULT_PAGE,
-    nextToken: PageToken = None,
-) -> dict[str, Any]:
-    filters = (accountId, sourceAccountId, stagingAccountId, replicationState, hostname)
-    return _inventory(regions, *filters, limit, nextToken)
-
-
-@app.get(
-    "/drs/source-server-inventory",
-    operation_id="getSourceServerInventory",
-    tags=["aliases"],
-    summary="Alias of GET /inventory (the specification's route)",
-    responses=responses(200, OK, 400),
-)
-def get_source_server_inventory(
     regions: RegionList = None,
     accountId: AccountFilter = None,
     sourceAccountId: SourceAccountFilter = None,
