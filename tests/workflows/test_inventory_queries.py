@@ -220,3 +220,29 @@ def test_property_13_topology_is_preserved_across_any_sequence_of_updates(sb):
             assert {k: row[k] for k in first_seen[row["sourceServerID"]]} == first_seen[row["sourceServerID"]]
 
     check()
+
+
+def test_a_fallback_read_enriches_from_other_accounts_with_their_own_external_id():
+    # Given servers whose EC2 instances run in another account that requires its own ExternalId
+    origin = "444444444444"
+    fleet = {
+        "seed": 12,
+        "accounts": [
+            {
+                "accountId": TARGET,
+                "kind": "target",
+                "externalId": "ext-target",
+                "regions": {"us-east-1": {"sourceServers": 3, "ec2Backed": 1.0, "originAccountId": origin}},
+            },
+            {"accountId": origin, "kind": "target", "externalId": "ext-origin"},
+        ],
+    }
+    with Sandbox(fleet=fleet, parameters={"DrsRegions": "us-east-1"}) as sb:
+        sb.run_sync("inventory")
+        assert all(r.get("ec2InstanceType") for r in sb.items("inventory"))
+        # When the pair goes stale and a query reads it from DRS and writes it back
+        age_pair(sb, TARGET, "us-east-1")
+        result = query_inventory(["us-east-1"])
+        # Then the origin account was assumed with its own ExternalId: the EC2 details are still there
+        assert result.refreshed_pairs == [(TARGET, "us-east-1")] and not result.failed_pairs
+        assert all(r.get("ec2InstanceType") for r in sb.items("inventory"))

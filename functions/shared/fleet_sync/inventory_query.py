@@ -64,12 +64,23 @@ def query_inventory(
     if stale and fallback:
         logger.info("inventory stale for some pairs: reading them from DRS", extra={"stalePairs": len(stale)})
         registered = {a.accountId: a for a in list_accounts(accounts_table)}
+        sessions: dict[str, Any] = {}
+
+        def session_for(account_id: str) -> Any:
+            """One AssumeRole per account for the whole query, with the account's own role and ExternalId."""
+            if account_id not in sessions:
+                record = registered.get(account_id) or AccountRecord(accountId=account_id)
+                sessions[account_id] = account_session(
+                    record, default_role_name=settings.cross_account_role_name, sync="query"
+                )
+            return sessions[account_id]
+
         for account_id, region in stale:
             try:
                 _refresh_pair(
-                    registered.get(account_id) or AccountRecord(accountId=account_id),
+                    account_id,
                     region,
-                    settings=settings,
+                    session_for=session_for,
                     store=store,
                     status_table=status_table,
                     write_back=write_back,
@@ -91,29 +102,22 @@ def query_inventory(
 
 
 def _refresh_pair(
-    account: AccountRecord,
+    account_id: str,
     region: str,
     *,
-    settings: Settings,
+    session_for: Any,
     store: InventoryStore,
     status_table: Any,
     write_back: bool,
     sink: InventoryQueryResult,
 ) -> None:
-    session = account_session(account, default_role_name=settings.cross_account_role_name, sync="query")
-
-    def session_for(other: str):
-        return account_session(
-            AccountRecord(accountId=other), default_role_name=settings.cross_account_role_name, sync="query"
-        )
-
-    scan = scan_pair(account.accountId, region, session=session, session_for=session_for, client=aws.client)
+    scan = scan_pair(account_id, region, session=session_for(account_id), session_for=session_for, client=aws.client)
     if write_back:
-        existing = store.pair_rows(account.accountId, region)
+        existing = store.pair_rows(account_id, region)
         store.write_records(scan.records, existing)
-        store.delete_missing(account.accountId, region, {r["sourceServerID"] for r in scan.records}, existing)
+        store.delete_missing(account_id, region, {r["sourceServerID"] for r in scan.records}, existing)
         update_region_status(
-            account.accountId, region, len(scan.records), table=status_table, replicating_count=scan.replicating
+            account_id, region, len(scan.records), table=status_table, replicating_count=scan.replicating
         )
     else:
         sink.servers.extend(scan.records)
