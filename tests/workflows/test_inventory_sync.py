@@ -5,6 +5,7 @@ import json
 from collections import Counter
 
 import pytest
+from sync_contract import COMMON_SUMMARY_KEYS
 
 from fleet_sync.regions import drs_regions
 from sandbox import Sandbox
@@ -34,18 +35,7 @@ FLEET = {
         {"accountId": STAGING, "name": "staging", "kind": "staging", "regions": {"us-east-1": {"sourceServers": 6}}},
     ],
 }
-SUMMARY_KEYS = {
-    "sync",
-    "status",
-    "executionArn",
-    "decision",
-    "workItems",
-    "regionsSkipped",
-    "apiCalls",
-    "serversSynced",
-    "errors",
-    "durationMs",
-}
+SUMMARY_KEYS = COMMON_SUMMARY_KEYS
 
 
 def pairs(summary):
