@@ -22,7 +22,6 @@ import math
 import random
 import re
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from . import shapes
+from . import clock, shapes
 from .errors import DrsError
 
 WILDCARD = "*"
@@ -176,13 +175,13 @@ class TokenBucket:
         self.rate = float(rate)
         self.burst = float(max(burst, 1.0))
         self.tokens = self.burst
-        self.updated = time.monotonic()
+        self.updated = clock.monotonic()
         self._lock = threading.Lock()
 
     def take(self) -> float:
         """0.0 when a token was taken, else the seconds until one is available."""
         with self._lock:
-            now = time.monotonic()
+            now = clock.monotonic()
             self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
             if self.tokens >= 1.0:

@@ -11,8 +11,10 @@ import binascii
 import random
 import re
 import string
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
+
+from . import clock
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 _HEX = "0123456789abcdef"
@@ -62,7 +64,7 @@ def mac_address(rng: random.Random) -> str:
 
 def iso_now(offset_seconds: float = 0.0, *, now: datetime | None = None) -> str:
     """ISO-8601 UTC with milliseconds and ``Z`` (DRS dates are strings, not timestamps)."""
-    t = (now or datetime.now(UTC)) - timedelta(seconds=offset_seconds)
+    t = (now or clock.now()) - timedelta(seconds=offset_seconds)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 

@@ -29,7 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.responses import BaseResponse
 
-from .engine import DrsEngine, InstanceInfo, InstanceSpec
+from .engine import DrsEngine
+from .specs import InstanceInfo, InstanceSpec
 
 __all__ = ["ENGINE", "MotoEc2Bridge", "register_with_moto", "seeded_moto_random"]
 

@@ -11,8 +11,7 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from sandbox.drs import DrsEngine, register_with_moto
-from sandbox.drs.engine import ServerSpec
+from sandbox.drs import DrsEngine, ServerSpec, register_with_moto
 from sandbox.drs.shapes import operation_model, validate
 
 TARGET = "111111111111"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox.drs.engine import IMPLEMENTED_OPERATIONS, ServerSpec
+from sandbox.drs import IMPLEMENTED_OPERATIONS, ServerSpec
 from sandbox.drs.shapes import UNMODELLED_MAX_RESULTS, operation_names
 
 TARGET, STAGING = "111111111111", "333333333333"

@@ -12,8 +12,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from sandbox.drs import register_with_moto
-from sandbox.drs.engine import ServerSpec
+from sandbox.drs import ServerSpec, register_with_moto
 from sandbox.fleet import role_trust_policy
 from sandbox.moto_patches import external_id_allowed, install_sts_external_id_check
 

@@ -10,8 +10,7 @@ import urllib.request
 import boto3
 import pytest
 
-from sandbox.drs import DrsEngine, ids
-from sandbox.drs.engine import ServerSpec
+from sandbox.drs import DrsEngine, ServerSpec, ids
 from sandbox.drs.server import DrsWsgiApp, make_server
 
 TARGET = "111111111111"

@@ -1,0 +1,137 @@
+"""Loading a fleet: YAML or JSON in, a validated :class:`Fleet` out, every error naming its field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sandbox.drs import shapes
+from sandbox.drs.faults import format_validation_error
+
+from .schema import AccountSpec, Fleet, FleetError, RegionSpec
+
+__all__ = ["load_fleet"]
+
+
+def load_fleet(src: str | Path | dict[str, Any] | Fleet) -> Fleet:
+    """Load and validate a fleet from a YAML/JSON file path or a dict; raises :class:`FleetError`."""
+    if isinstance(src, Fleet):
+        return src
+    if isinstance(src, dict):
+        data: Any = src
+    elif not isinstance(src, str | Path):
+        raise FleetError(f"fleet: must be a mapping or a file path, not {type(src).__name__}")
+    else:
+        data = _read(Path(src))
+    if not isinstance(data, dict):
+        raise FleetError(f"fleet: must be a mapping, not {type(data).__name__}")
+    try:
+        fleet = Fleet.model_validate(data)
+    except ValidationError as e:
+        raise FleetError(format_validation_error(e).lstrip(".")) from None
+    _check(fleet)
+    return fleet
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise FleetError(f"{path}: cannot read the fleet file ({e.strerror or e})") from None
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as e:
+        raise FleetError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from None
+
+
+def _check(fleet: Fleet) -> None:
+    """Cross-field rules pydantic cannot express per field; messages name the field.
+
+    Each account's own rules first, then the rules between accounts (which need every account's id).
+    """
+    regions = set(shapes.regions())
+    by_id: dict[str, AccountSpec] = {}
+    for i, a in enumerate(fleet.accounts):
+        p = f"accounts[{i}]"
+        if a.account_id in by_id:
+            raise FleetError(f"{p}.accountId: {a.account_id} appears twice")
+        by_id[a.account_id] = a
+        _check_region_lists(p, a, regions)
+        for r, spec in a.regions.items():
+            _check_region(f"{p}.regions.{r}", a, r, spec, regions)
+    for i, a in enumerate(fleet.accounts):
+        _check_staging(f"accounts[{i}]", a, by_id)
+
+
+def _check_region_lists(p: str, a: AccountSpec, regions: set[str]) -> None:
+    for field_name, listed in (
+        ("uninitializedRegions", a.uninitialized_regions),
+        ("disabledRegions", a.disabled_regions),
+    ):
+        for j, r in enumerate(listed):
+            if r not in regions:
+                raise FleetError(f"{p}.{field_name}[{j}]: {r!r} is not a DRS region ({len(regions)} known)")
+            if r in a.regions:
+                raise FleetError(f"{p}.{field_name}[{j}]: {r} also has servers under regions")
+    both = set(a.uninitialized_regions) & set(a.disabled_regions)
+    if both:
+        raise FleetError(f"{p}.disabledRegions: {sorted(both)[0]} is also in uninitializedRegions")
+
+
+def _check_region(rp: str, a: AccountSpec, r: str, spec: RegionSpec, regions: set[str]) -> None:
+    if r not in regions:
+        raise FleetError(f"{rp}: not a DRS region (botocore lists {len(regions)})")
+    if spec.disconnected > spec.source_servers:
+        raise FleetError(f"{rp}.disconnected: {spec.disconnected} > sourceServers ({spec.source_servers})")
+    live = spec.source_servers - spec.disconnected
+    if spec.recovery_instances > live:
+        raise FleetError(
+            f"{rp}.recoveryInstances: {spec.recovery_instances} > connected servers ({live} = sourceServers - "
+            "disconnected)"
+        )
+    if spec.reverse_replicated:
+        _check_reverse(rp, a, r, spec)
+    if a.kind == "staging" and spec.extended_from:
+        raise FleetError(f"{rp}.extendedFrom: only target accounts extend staging servers")
+
+
+def _check_reverse(rp: str, a: AccountSpec, r: str, spec: RegionSpec) -> None:
+    """Reverse replication goes back to another, usable region, from EC2-backed recovery instances."""
+    if spec.reverse_replicated > spec.recovery_instances:
+        raise FleetError(f"{rp}.reverseReplicated: more than recoveryInstances ({spec.recovery_instances})")
+    if not spec.ec2_backed:
+        raise FleetError(f"{rp}.reverseReplicated: needs ec2Backed servers (reverse replication is in-AWS)")
+    if spec.origin_region in (None, r):
+        raise FleetError(f"{rp}.reverseReplicated: needs originRegion different from {r}")
+    origin_uninitialized = spec.origin_region in a.uninitialized_regions or (
+        a.other_regions == "uninitialized" and spec.origin_region not in a.regions
+    )
+    if spec.origin_region in a.disabled_regions or origin_uninitialized:
+        raise FleetError(f"{rp}.reverseReplicated: originRegion {spec.origin_region} is not initialized")
+
+
+def _check_staging(p: str, a: AccountSpec, by_id: dict[str, AccountSpec]) -> None:
+    """A target's staging accounts are staging accounts of the fleet, with enough servers to extend."""
+    if a.kind == "staging" and a.staging_accounts:
+        raise FleetError(f"{p}.stagingAccounts: only target accounts trust staging accounts")
+    for j, s in enumerate(a.staging_accounts):
+        other = by_id.get(s)
+        if other is None:
+            raise FleetError(f"{p}.stagingAccounts[{j}]: {s} is not an account of this fleet")
+        if other.kind != "staging":
+            raise FleetError(f"{p}.stagingAccounts[{j}]: {s} is kind {other.kind}, not staging")
+    for r, spec in a.regions.items():
+        for s, n in spec.extended_from.items():
+            fp = f"{p}.regions.{r}.extendedFrom.{s}"
+            if s not in a.staging_accounts:
+                raise FleetError(f"{fp}: {s} is not in this account's stagingAccounts")
+            if n < 0:
+                raise FleetError(f"{fp}: must be >= 0")
+            staging_region = by_id[s].regions.get(r)
+            available = 0 if staging_region is None else staging_region.source_servers - staging_region.disconnected
+            if n > available:
+                raise FleetError(f"{fp}: {n} > the {available} connected servers {s} has in {r}")
