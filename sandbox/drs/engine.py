@@ -34,7 +34,7 @@ from typing import Any
 
 from . import clock, recovery, servers, shapes, staging
 from .counters import CallCounters
-from .errors import DrsError
+from .errors import DrsError, unrecognized_client
 from .faults import Call, Fault, FaultSet, parse_faults, uninitialized_error
 from .operations import IMPLEMENTED_OPERATIONS, OPERATIONS
 from .specs import Ec2Bridge, Json, ServerSpec
@@ -45,7 +45,6 @@ __all__ = ["DrsEngine"]
 log = logging.getLogger(__name__)
 
 Response = tuple[int, dict[str, str], bytes]
-_CORAL_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.coral.service/"
 
 
 class DrsEngine:
@@ -209,11 +208,7 @@ class DrsEngine:
         if delay:
             clock.sleep(delay)
         if (call.account, call.region) in self._estate.disabled:
-            raise DrsError(
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
-                type_suffix=_CORAL_TYPE_SUFFIX,
-            )
+            raise unrecognized_client()
         if fault_error is not None:
             raise fault_error
 

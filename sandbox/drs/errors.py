@@ -56,3 +56,12 @@ class DrsError(Exception):
             body["code"] = self.code
         body.update(self.fields)
         return self.status, headers, json.dumps(body, separators=(",", ":")).encode()
+
+
+def unrecognized_client(message: str | None = None) -> DrsError:
+    """What AWS answers for a region the account has not enabled (403, the front door's own error type)."""
+    return DrsError(
+        "UnrecognizedClientException",
+        message or "The security token included in the request is invalid.",
+        type_suffix=":http://internal.amazon.com/coral/com.amazon.coral.service/",
+    )

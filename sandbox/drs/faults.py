@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from . import clock, shapes
-from .errors import DrsError
+from .errors import DrsError, unrecognized_client
 
 WILDCARD = "*"
 THROTTLE_QUOTA_CODE = "L-DRS-SIM-API-RATE"  # DRS publishes no API-rate quota codes; this one is the simulator's
@@ -264,40 +264,18 @@ class FaultSet:
         return delay, self._first_error(rules, call)
 
     def _first_error(self, rules: list[_Rule], call: Call) -> DrsError | None:
-        op = call.operation
-        for r in rules:
-            if r.fault.not_enabled:
-                r.fire()
-                return DrsError(
-                    "UnrecognizedClientException",
-                    r.fault.message or "The security token included in the request is invalid.",
-                    type_suffix=":http://internal.amazon.com/coral/com.amazon.coral.service/",
-                )
-        for r in rules:
-            if r.fault.access_denied:
-                r.fire()
-                return DrsError("AccessDeniedException", r.fault.message or access_denied_message(call))
-        for r in rules:
-            if r.fault.throttle_tps:
-                wait = r.bucket(call).take()
-                if wait:
-                    r.fire()
-                    return DrsError(
-                        "ThrottlingException",
-                        r.fault.message or "Rate exceeded",
-                        headers={"Retry-After": str(max(1, math.ceil(wait)))},
-                        serviceCode="drs",
-                        quotaCode=THROTTLE_QUOTA_CODE,
-                    )
-        if "UninitializedAccountException" in shapes.operation_errors(op):
-            for r in rules:
-                if r.fault.uninitialized:
-                    r.fire()
-                    return uninitialized_error(r.fault.message)
+        """The first error in AWS's order: region not enabled, IAM, throttling, uninitialized, modelled."""
+        for stage in (_not_enabled, _access_denied, _throttled, _uninitialized, self._modelled):
+            error = stage(rules, call)
+            if error is not None:
+                return error
+        return None
+
+    def _modelled(self, rules: list[_Rule], call: Call) -> DrsError | None:
         for r in rules:
             f = r.fault
             if f.error is not None:
-                if f.error not in shapes.operation_errors(op):
+                if f.error not in shapes.operation_errors(call.operation):
                     continue  # wildcard operation: only operations that can answer this error
                 if f.error_rate is None or self._chance(f.error_rate):
                     r.fire()
@@ -306,6 +284,48 @@ class FaultSet:
                 r.fire()
                 return DrsError("InternalServerException", f.message or "Internal server error (simulated)")
         return None
+
+
+def _not_enabled(rules: list[_Rule], call: Call) -> DrsError | None:
+    for r in rules:
+        if r.fault.not_enabled:
+            r.fire()
+            return unrecognized_client(r.fault.message)
+    return None
+
+
+def _access_denied(rules: list[_Rule], call: Call) -> DrsError | None:
+    for r in rules:
+        if r.fault.access_denied:
+            r.fire()
+            return DrsError("AccessDeniedException", r.fault.message or access_denied_message(call))
+    return None
+
+
+def _throttled(rules: list[_Rule], call: Call) -> DrsError | None:
+    for r in rules:
+        if r.fault.throttle_tps:
+            wait = r.bucket(call).take()
+            if wait:
+                r.fire()
+                return DrsError(
+                    "ThrottlingException",
+                    r.fault.message or "Rate exceeded",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                    serviceCode="drs",
+                    quotaCode=THROTTLE_QUOTA_CODE,
+                )
+    return None
+
+
+def _uninitialized(rules: list[_Rule], call: Call) -> DrsError | None:
+    if "UninitializedAccountException" not in shapes.operation_errors(call.operation):
+        return None
+    for r in rules:
+        if r.fault.uninitialized:
+            r.fire()
+            return uninitialized_error(r.fault.message)
+    return None
 
 
 def access_denied_message(call: Call) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 
 from .errors import DrsError
 from .specs import Json
@@ -20,18 +19,16 @@ def page(
     params: Json,
     *,
     key: str,
-    result_key: str = "items",
     model_max: int | None = None,
-    project: Callable[[Json], Json] = lambda r: r,
 ) -> Json:
-    """One page of ``rows`` (a filtered view of ``table``) after the request's ``nextToken``."""
+    """``{"items": [...], "nextToken": ...}``: the page of ``rows`` (a view of ``table``) after ``nextToken``."""
     default = ctx.estate.default_page_size
     size = params.get("maxResults") or min(default, model_max or default)
     after = decode_token(ctx.operation, params.get("nextToken"))
     if after is not None:
         rows = [r for r in rows if table.seq.get(r[key], -1) > after]
     chosen = rows[:size]
-    out: Json = {result_key: [project(r) for r in chosen]}
+    out: Json = {"items": chosen}
     if len(rows) > size:
         out["nextToken"] = encode_token(ctx.operation, table.seq[chosen[-1][key]])
     return out

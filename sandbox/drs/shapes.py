@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StringShape, StructureShape
 
 SERVICE = "drs"
 # Describe* operations have no maxResults maximum in the model and none is documented; the simulator
@@ -145,19 +146,22 @@ def parse_input(op: OperationModel, labels: dict[str, str], query: dict[str, lis
         if location == "uri" and wire in labels:
             params[name] = labels[wire]
         elif location == "querystring" and wire in query:
-            values = query[wire]
-            if member.type_name == "list":
-                params[name] = list(values)
-            elif member.type_name in ("integer", "long"):
-                try:
-                    params[name] = int(values[0])
-                except ValueError as e:
-                    raise InputError("cannotParse", [FieldIssue(name, f"{values[0]!r} is not an integer")]) from e
-            elif member.type_name == "boolean":
-                params[name] = values[0].lower() == "true"
-            else:
-                params[name] = values[0]
+            params[name] = _query_value(name, member, query[wire])
     return params
+
+
+def _query_value(name: str, member: Shape, values: list[str]) -> Any:
+    """A query-string member as its model type (lists keep every value, scalars take the first)."""
+    if member.type_name == "list":
+        return list(values)
+    if member.type_name in ("integer", "long"):
+        try:
+            return int(values[0])
+        except ValueError as e:
+            raise InputError("cannotParse", [FieldIssue(name, f"{values[0]!r} is not an integer")]) from e
+    if member.type_name == "boolean":
+        return values[0].lower() == "true"
+    return values[0]
 
 
 def validate_input(op: OperationModel, params: dict[str, Any]) -> list[FieldIssue]:
@@ -214,59 +218,87 @@ def _join(path: str, member: str) -> str:
 
 
 def _validate(value: Any, shape: Shape, path: str, issues: list[FieldIssue], patterns: bool) -> None:
-    t = shape.type_name
-    if t == "structure":
-        if not isinstance(value, dict):
-            issues.append(FieldIssue(path, f"Member must be an object, not {type(value).__name__}"))
-            return
-        for req in shape.required_members:  # type: ignore[attr-defined]
-            if value.get(req) is None:
-                issues.append(FieldIssue(_join(path, req), "Member must not be null"))
-        for k, v in value.items():
-            member = shape.members.get(k)  # type: ignore[attr-defined]
-            if member is None:
-                issues.append(FieldIssue(_join(path, k), "Member is not defined by the model"))
-            elif v is not None:
-                _validate(v, member, _join(path, k), issues, patterns)
-    elif t == "list":
-        if not isinstance(value, list):
-            issues.append(FieldIssue(path, "Member must be a list"))
-            return
-        _check_length(len(value), shape, path, issues)
-        for i, v in enumerate(value):
-            _validate(v, shape.member, f"{path}[{i}]", issues, patterns)  # type: ignore[attr-defined]
-    elif t == "map":
-        if not isinstance(value, dict):
-            issues.append(FieldIssue(path, "Member must be a map"))
-            return
-        _check_length(len(value), shape, path, issues)
-        for k, v in value.items():
-            _validate(k, shape.key, f"{path}.key", issues, patterns)  # type: ignore[attr-defined]
-            _validate(v, shape.value, f"{path}.{k}", issues, patterns)  # type: ignore[attr-defined]
-    elif t == "string":
-        if not isinstance(value, str):
-            issues.append(FieldIssue(path, "Member must be a string"))
-            return
-        _check_length(len(value), shape, path, issues)
-        enum = shape.enum  # type: ignore[attr-defined]
-        if enum and value not in enum:
-            issues.append(FieldIssue(path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
-        pattern = shape.metadata.get("pattern")
-        if patterns and pattern and not _regex(pattern).search(value):
-            issues.append(FieldIssue(path, f"Member must satisfy regular expression pattern: {pattern}"))
-    elif t in ("integer", "long"):
-        if not isinstance(value, int) or isinstance(value, bool):
-            issues.append(FieldIssue(path, "Member must be an integer"))
-            return
-        _check_range(value, shape, path, issues)
-    elif t in ("float", "double"):
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            issues.append(FieldIssue(path, "Member must be a number"))
-    elif t == "boolean":
-        if not isinstance(value, bool):
-            issues.append(FieldIssue(path, "Member must be a boolean"))
-    elif t == "timestamp" and not isinstance(value, str | int | float):
-        issues.append(FieldIssue(path, "Member must be a timestamp"))
+    check = _CHECKS.get(shape.type_name)
+    if check is not None:
+        check(value, shape, path, issues, patterns)
+
+
+def _structure(value: Any, shape: StructureShape, path: str, issues: list[FieldIssue], patterns: bool) -> None:
+    if not isinstance(value, dict):
+        issues.append(FieldIssue(path, f"Member must be an object, not {type(value).__name__}"))
+        return
+    for req in shape.required_members:
+        if value.get(req) is None:
+            issues.append(FieldIssue(_join(path, req), "Member must not be null"))
+    for k, v in value.items():
+        member = shape.members.get(k)
+        if member is None:
+            issues.append(FieldIssue(_join(path, k), "Member is not defined by the model"))
+        elif v is not None:
+            _validate(v, member, _join(path, k), issues, patterns)
+
+
+def _list(value: Any, shape: ListShape, path: str, issues: list[FieldIssue], patterns: bool) -> None:
+    if not isinstance(value, list):
+        issues.append(FieldIssue(path, "Member must be a list"))
+        return
+    _check_length(len(value), shape, path, issues)
+    for i, v in enumerate(value):
+        _validate(v, shape.member, f"{path}[{i}]", issues, patterns)
+
+
+def _map(value: Any, shape: MapShape, path: str, issues: list[FieldIssue], patterns: bool) -> None:
+    if not isinstance(value, dict):
+        issues.append(FieldIssue(path, "Member must be a map"))
+        return
+    _check_length(len(value), shape, path, issues)
+    for k, v in value.items():
+        _validate(k, shape.key, f"{path}.key", issues, patterns)
+        _validate(v, shape.value, f"{path}.{k}", issues, patterns)
+
+
+def _string(value: Any, shape: StringShape, path: str, issues: list[FieldIssue], patterns: bool) -> None:
+    if not isinstance(value, str):
+        issues.append(FieldIssue(path, "Member must be a string"))
+        return
+    _check_length(len(value), shape, path, issues)
+    enum = shape.enum
+    if enum and value not in enum:
+        issues.append(FieldIssue(path, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
+    pattern = shape.metadata.get("pattern")
+    if patterns and pattern and not _regex(pattern).search(value):
+        issues.append(FieldIssue(path, f"Member must satisfy regular expression pattern: {pattern}"))
+
+
+def _integer(value: Any, shape: Shape, path: str, issues: list[FieldIssue], patterns: bool) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        issues.append(FieldIssue(path, "Member must be an integer"))
+        return
+    _check_range(value, shape, path, issues)
+
+
+def _scalar(kind: str, accepts: Callable[[Any], bool]) -> Callable[[Any, Shape, str, list[FieldIssue], bool], None]:
+    """A check for a type whose model constraints the simulator does not check (only the value's type)."""
+
+    def check(value: Any, shape: Shape, path: str, issues: list[FieldIssue], patterns: bool) -> None:
+        if not accepts(value):
+            issues.append(FieldIssue(path, f"Member must be {kind}"))
+
+    return check
+
+
+_CHECKS: dict[str, Callable[[Any, Any, str, list[FieldIssue], bool], None]] = {
+    "structure": _structure,
+    "list": _list,
+    "map": _map,
+    "string": _string,
+    "integer": _integer,
+    "long": _integer,
+    "float": _scalar("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    "double": _scalar("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    "boolean": _scalar("a boolean", lambda v: isinstance(v, bool)),
+    "timestamp": _scalar("a timestamp", lambda v: isinstance(v, str | int | float)),
+}
 
 
 @cache

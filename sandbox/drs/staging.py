@@ -130,19 +130,17 @@ def list_extensible_source_servers(ctx: Ctx, p: Json) -> Json:
         and s["dataReplicationInfo"]["dataReplicationState"] != "DISCONNECTED"
         and not ctx.estate.extended_into(s["arn"], ctx.account, ctx.region)
     ]
-    return page(
-        ctx,
-        staging_state.servers,
-        rows,
-        p,
-        key="sourceServerID",
-        model_max=300,
-        project=lambda s: {
-            "hostname": s["sourceProperties"]["identificationHints"].get("hostname", ""),
-            "arn": s["arn"],
-            "tags": dict(s.get("tags", {})),
-        },
-    )
+    out = page(ctx, staging_state.servers, rows, p, key="sourceServerID", model_max=300)
+    out["items"] = [_extensible_item(s) for s in out["items"]]
+    return out
+
+
+def _extensible_item(s: Json) -> Json:
+    return {
+        "hostname": s["sourceProperties"]["identificationHints"].get("hostname", ""),
+        "arn": s["arn"],
+        "tags": dict(s.get("tags", {})),
+    }
 
 
 def create_extended_source_server(ctx: Ctx, p: Json) -> Json:

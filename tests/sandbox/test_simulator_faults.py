@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 
-from sandbox.drs import FaultError
-from sandbox.drs.faults import Fault, FaultSet, TokenBucket, parse_faults
+from sandbox.drs import FaultError, clock
+from sandbox.drs.faults import Fault, TokenBucket, parse_faults
 
 TARGET, OTHER, STAGING = "111111111111", "222222222222", "333333333333"
 
@@ -223,11 +223,22 @@ def test_bad_faults_are_rejected_naming_the_field(sim, fault, message):
     assert sim.faults == []
 
 
-def test_fault_model_round_trip_and_token_bucket():
+def test_fault_model_round_trip():
     (fault,) = parse_faults([{"accountId": "*", "region": "eu-west-1", "throttleTps": 2, "burst": 2}])
     assert fault.to_wire() == {"region": "eu-west-1", "throttleTps": 2.0, "burst": 2}
     assert Fault.model_validate(fault.to_wire()) == fault
-    bucket = TokenBucket(rate=1000, burst=1)
+
+
+def test_token_bucket_starts_full_refills_at_its_rate_and_caps_at_burst(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(clock, "monotonic", lambda: now[0])
+    bucket = TokenBucket(rate=2, burst=2)
+    assert [bucket.take(), bucket.take()] == [0.0, 0.0]
+    assert bucket.take() == pytest.approx(0.5)  # empty: the next token comes in 1/rate seconds
+    now[0] += 0.25
+    assert bucket.take() == pytest.approx(0.25)
+    now[0] += 0.25
     assert bucket.take() == 0.0
-    assert 0 < bucket.take() <= 0.001 + 1e-6 or bucket.take() == 0.0
-    assert FaultSet([]).faults == []
+    now[0] += 10  # a long pause refills only up to the burst
+    assert [bucket.take(), bucket.take()] == [0.0, 0.0]
+    assert bucket.take() == pytest.approx(0.5)
