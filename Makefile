@@ -12,12 +12,15 @@ CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 PYTEST_WORKERS ?= 2
+# Each holds tests with its own conftest and sibling imports: mypy checks them one folder at a time.
+TEST_DIRS := tests/api tests/layer tests/sandbox tests/template tests/workflows
 
-.PHONY: help venv demo test lint security unit template-checks bench clean
+.PHONY: help venv demo check test lint typecheck complexity fast-tests other-tests security template-checks bench clean
 
 help:
 	@echo "make demo   run the inventory sync (and every other sync) on the offline sandbox"
-	@echo "make test   all checks: ruff, bandit, cfn-lint, sam validate, checkov, pytest (sandbox, workflows, properties)"
+	@echo "make check  the fast gate (under 2 min): ruff, mypy, complexity and size, the fast tests (layer, template, simulator)"
+	@echo "make test   make check, then bandit, cfn-lint, sam validate --lint, checkov and the rest of pytest"
 	@echo "make bench  benchmarks, printed side by side"
 
 $(VENV)/.stamp: requirements-dev.txt functions/shared/requirements.txt pyproject.toml
@@ -45,12 +48,28 @@ venv: $(VENV)/.stamp
 demo: $(VENV)/.stamp
 	$(VENV)/bin/drs-fleet-sync sandbox demo
 
+# ruff's rules include the complexity gate (C901, PLR0912/0913/0915: see pyproject.toml).
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-unit: $(VENV)/.stamp
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+# [tool.mypy] in pyproject.toml: strict on the layer, lighter on the sandbox and the tests.
+typecheck: $(VENV)/.stamp
+	$(VENV)/bin/mypy
+	for d in $(TEST_DIRS); do $(VENV)/bin/mypy --follow-imports=silent $$d || exit 1; done
+
+# Lines per function and per module ([tool.size-gate]); ruff (lint) checks the rest of the gate.
+complexity: $(VENV)/.stamp
+	$(PY) .ci/size_gate.py
+
+# The tiers are given by path in tests/conftest.py.
+fast-tests: $(VENV)/.stamp
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m fast
+
+other-tests: $(VENV)/.stamp
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not fast"
+
+check: lint typecheck complexity fast-tests
 
 # bandit: suppressions are `# nosec BXXX  # reason` lines and the [tool.bandit] skips in pyproject.toml.
 security: $(VENV)/.stamp
@@ -62,10 +81,10 @@ template-checks: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
-test: lint security template-checks unit
+test: check security template-checks other-tests
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam

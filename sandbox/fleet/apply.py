@@ -53,13 +53,7 @@ def apply_fleet(
     if accounts_table is not None:
         check_accounts_table(accounts_table, stack_account, stack_region)  # fail before seeding anything
     _configure(fleet, engine)
-    for i, a in enumerate(fleet.accounts):
-        for region, spec in a.regions.items():
-            _seed_region(fleet, engine, i, a, region, spec)
-    for i, a in enumerate(fleet.accounts):
-        for region, spec in a.regions.items():
-            for staging, count in spec.extended_from.items():
-                _seed_extensions(engine, a.account_id, region, staging, count, f"accounts[{i}].regions.{region}")
+    _seed_drs(fleet, engine)
     for a in fleet.accounts:
         if a.create_role:
             ensure_role(a.account_id, role_name, stack_account, a.external_id)
@@ -91,6 +85,17 @@ def _configure(fleet: Fleet, engine: DrsEngine) -> None:
             engine.set_region_enabled(a.account_id, r, False)
         for r in a.uninitialized_regions:
             engine.set_initialized(a.account_id, r, False)
+
+
+def _seed_drs(fleet: Fleet, engine: DrsEngine) -> None:
+    """Every region's servers and recovery instances, then the extensions (their staging servers exist by then)."""
+    for i, a in enumerate(fleet.accounts):
+        for region, spec in a.regions.items():
+            _seed_region(fleet, engine, i, a, region, spec)
+    for i, a in enumerate(fleet.accounts):
+        for region, spec in a.regions.items():
+            for staging, count in spec.extended_from.items():
+                _seed_extensions(engine, a.account_id, region, staging, count, f"accounts[{i}].regions.{region}")
 
 
 def _seed_region(fleet: Fleet, engine: DrsEngine, index: int, a: AccountSpec, region: str, spec: RegionSpec) -> None:

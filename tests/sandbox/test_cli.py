@@ -101,6 +101,12 @@ def test_handler_output_stays_off_stdout(capsys, tmp_path):
     assert json.loads(out)["ok"] == 1
 
 
+def _group(pattern: str, text: str) -> str:
+    match = re.search(pattern, text, re.MULTILINE)
+    assert match, f"{pattern!r} not in {text!r}"
+    return match.group(1)
+
+
 def test_serve_answers_boto3_from_another_process():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
@@ -124,13 +130,14 @@ def test_serve_answers_boto3_from_another_process():
         text=True,
     )
     try:
-        lines = []
+        assert proc.stdout is not None and proc.stderr is not None
+        lines: list[str] = []
         deadline = time.monotonic() + 60
         while not any("Ctrl-C" in line for line in lines):
             assert time.monotonic() < deadline and proc.poll() is None, (lines, proc.stderr.read())
             lines.append(proc.stdout.readline())
-        url = re.search(r"serving at (http://\S+)", lines[0]).group(1)
-        arn = re.search(r"^  smoke\s+(arn:\S+)$", "".join(lines), re.MULTILINE).group(1)
+        url = _group(r"serving at (http://\S+)", lines[0])
+        arn = _group(r"^  smoke\s+(arn:\S+)$", "".join(lines))
         creds = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         sfn = boto3.client("stepfunctions", endpoint_url=url, **creds)
         execution = sfn.start_execution(stateMachineArn=arn, name="from-outside", input='{"items": [{"id": 1}]}')
@@ -138,7 +145,7 @@ def test_serve_answers_boto3_from_another_process():
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"])["total"] == 2
-        table = re.search(r"^  items\s+(\S+)$", "".join(lines), re.MULTILINE).group(1)
+        table = _group(r"^  items\s+(\S+)$", "".join(lines))
         rows = boto3.client("dynamodb", endpoint_url=url, **creds).scan(TableName=table)["Count"]
         assert rows == 3  # the item's row from each map and the run's summary
         assert boto3.client("drs", endpoint_url=url, **creds).describe_source_servers()["items"] == []

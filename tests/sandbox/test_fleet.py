@@ -119,7 +119,8 @@ def test_fleet_files(tmp_path):
     assert load_fleet(empty_region).accounts[0].regions["eu-west-1"].source_servers == 0
 
 
-def _snapshot(engine: DrsEngine, fleet) -> dict[tuple[str, str], list[tuple[str, str, str | None]]]:
+def _snapshot(engine: DrsEngine, fleet) -> dict[object, list[tuple[str, str, str | None]]]:
+    """Servers per (account, region); the test adds the recovery instances under \"ri\"."""
     return {
         (a.account_id, r): [
             (
