@@ -52,12 +52,11 @@ def _create_arguments(name: str, p: dict[str, Any]) -> dict[str, Any]:
         kw["GlobalSecondaryIndexes"] = [{k: g[k] for k in _INDEX_KEYS if k in g} for g in p["GlobalSecondaryIndexes"]]
     if p.get("LocalSecondaryIndexes"):
         kw["LocalSecondaryIndexes"] = [{k: g[k] for k in _INDEX_KEYS[:3] if k in g} for g in p["LocalSecondaryIndexes"]]
-    sse = p.get("SSESpecification")
-    if sse:
-        kw["SSESpecification"] = {"Enabled": bool(sse.get("SSEEnabled"))}
-        for key in ("SSEType", "KMSMasterKeyId"):
-            if sse.get(key):
-                kw["SSESpecification"][key] = sse[key]
+    if p.get("SSESpecification"):
+        sse = p["SSESpecification"]
+        kw["SSESpecification"] = {"Enabled": bool(sse.get("SSEEnabled"))} | {
+            key: sse[key] for key in ("SSEType", "KMSMasterKeyId") if sse.get(key)
+        }
     if p.get("StreamSpecification"):
         kw["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
     for key in ("TableClass", "DeletionProtectionEnabled"):
