@@ -79,6 +79,7 @@ security: $(VENV)/.stamp
 template-checks: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp
 	$(VENV)/bin/cfn-lint template.yaml templates/*.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+	$(PY) -m sandbox.stack expand template.yaml build/template.expanded.json
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 test: check security template-checks other-tests

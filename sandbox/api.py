@@ -139,6 +139,47 @@ def _query(query: dict[str, Any] | None, path_query: str) -> dict[str, list[str]
     return {k: v for k, v in out.items() if v}
 
 
+def _body_text(body: Any) -> tuple[str | None, bool]:
+    """The event's body and isBase64Encoded: bytes as base64, text as is, anything else as JSON."""
+    if body is None:
+        return None, False
+    if isinstance(body, (bytes, bytearray)):
+        return base64.b64encode(bytes(body)).decode(), True
+    return (body if isinstance(body, str) else json.dumps(body)), False
+
+
+def _headers(given: dict[str, str], host: str, has_body: bool) -> dict[str, str]:
+    out = {
+        "Accept": "application/json",
+        "Host": host,
+        "User-Agent": "drs-fleet-sync-sandbox",
+        "X-Forwarded-Proto": "https",
+        **given,
+    }
+    if has_body:
+        out.setdefault("Content-Type", "application/json")
+    return out
+
+
+def _identity(account: str | None, user_agent: str) -> dict[str, Any]:
+    """requestContext.identity of an IAM-signed request (account given) or of an unsigned one."""
+    signed = account is not None
+    return {
+        "accountId": account,
+        "caller": "AIDASANDBOXOPERATOR" if signed else None,
+        "user": "AIDASANDBOXOPERATOR" if signed else None,
+        "userArn": f"arn:aws:iam::{account}:user/sandbox-operator" if signed else None,
+        "accessKey": "testing" if signed else None,
+        "sourceIp": "127.0.0.1",
+        "userAgent": user_agent,
+        "principalOrgId": None,
+        "cognitoIdentityPoolId": None,
+        "cognitoIdentityId": None,
+        "cognitoAuthenticationType": None,
+        "cognitoAuthenticationProvider": None,
+    }
+
+
 class ApiGateway:
     """The sandbox's REST API(s), as declared by the template."""
 
@@ -198,44 +239,15 @@ class ApiGateway:
         api_id = self._api_id(route.api)
         stage = _stage(self.sam, route.api, self.parameters)
         now = dt.datetime.now(dt.UTC)
-        all_headers = {
-            "Accept": "application/json",
-            "Host": f"{api_id}.execute-api.{region}.amazonaws.com",
-            "User-Agent": "drs-fleet-sync-sandbox",
-            "X-Forwarded-Proto": "https",
-            **headers,
-        }
-        is_b64 = False
-        if body is None:
-            text = None
-        elif isinstance(body, (bytes, bytearray)):
-            text, is_b64 = base64.b64encode(bytes(body)).decode(), True
-        elif isinstance(body, str):
-            text = body
-        else:
-            text = json.dumps(body)
-        if text is not None:
-            all_headers.setdefault("Content-Type", "application/json")
+        text, is_b64 = _body_text(body)
+        all_headers = _headers(headers, f"{api_id}.execute-api.{region}.amazonaws.com", text is not None)
         if signed:
             all_headers["Authorization"] = (
                 f"AWS4-HMAC-SHA256 Credential=testing/{now:%Y%m%d}/{region}/execute-api/aws4_request, "
                 "SignedHeaders=host;x-amz-date, Signature=sandbox"
             )
             all_headers["X-Amz-Date"] = f"{now:%Y%m%dT%H%M%SZ}"
-        identity = {
-            "accountId": account if signed else None,
-            "caller": "AIDASANDBOXOPERATOR" if signed else None,
-            "user": "AIDASANDBOXOPERATOR" if signed else None,
-            "userArn": f"arn:aws:iam::{account}:user/sandbox-operator" if signed else None,
-            "accessKey": "testing" if signed else None,
-            "sourceIp": "127.0.0.1",
-            "userAgent": all_headers["User-Agent"],
-            "principalOrgId": None,
-            "cognitoIdentityPoolId": None,
-            "cognitoIdentityId": None,
-            "cognitoAuthenticationType": None,
-            "cognitoAuthenticationProvider": None,
-        }
+        identity = _identity(account if signed else None, all_headers["User-Agent"])
         return {
             "resource": route.path,
             "path": path,

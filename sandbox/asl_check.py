@@ -55,45 +55,53 @@ def check(definition: dict[str, Any], where: str = "") -> list[str]:
     start = definition.get("StartAt")
     if start not in states:
         errors.append(f"{where}StartAt {start!r} is not a state")
-
     for name, state in states.items():
-        here = f"{where}{name}"
-        if not isinstance(state, dict):
-            errors.append(f"{here}: not an object")
-            continue
-        stype = state.get("Type")
-        if state.get("QueryLanguage") == "JSONata":
-            errors.append(f"{here}: QueryLanguage JSONata does not run on moto")
-        for key, why in _UNSUPPORTED_FIELDS.items():
-            if key in state:
-                errors.append(f"{here}: {why}")
-        for target in _targets(state):
-            if target not in states:
-                errors.append(f"{here}: transition to unknown state {target!r}")
-        has_next, has_end = "Next" in state, bool(state.get("End"))
-        if stype in _TERMINAL_TYPES:
-            if has_next or has_end:
-                errors.append(f"{here}: a {stype} state takes neither Next nor End")
-        elif has_next == has_end:
-            errors.append(f"{here}: needs exactly one of Next and End")
-        if stype == "Choice" and not state.get("Choices"):
-            errors.append(f"{here}: Choice without Choices")
-        if stype == "Map":
-            processor = state.get("ItemProcessor") or state.get("Iterator")
-            if not isinstance(processor, dict):
-                errors.append(f"{here}: Map without ItemProcessor")
-            else:
-                config = processor.get("ProcessorConfig") or {}
-                if config.get("Mode") == "DISTRIBUTED" and config.get("ExecutionType", "STANDARD") != "STANDARD":
-                    errors.append(f"{here}: moto runs only STANDARD child executions of a Distributed Map")
-                errors += check(processor, f"{here}/")
-        if stype == "Parallel":
-            branches = state.get("Branches") or []
-            if not branches:
-                errors.append(f"{here}: Parallel without Branches")
-            for i, branch in enumerate(branches):
-                errors += check(branch, f"{here}[{i}]/")
+        if isinstance(state, dict):
+            errors += _state_problems(f"{where}{name}", state, states)
+        else:
+            errors.append(f"{where}{name}: not an object")
+    reachable = _reachable(states, start)
+    return errors + [f"{where}{name}: unreachable from StartAt" for name in states if name not in reachable]
 
+
+def _state_problems(here: str, state: dict[str, Any], states: dict[str, Any]) -> list[str]:
+    """One state's problems: fields moto cannot run, transitions, Next/End, and its sub-machines."""
+    stype = state.get("Type")
+    errors = [f"{here}: {why}" for key, why in _UNSUPPORTED_FIELDS.items() if key in state]
+    if state.get("QueryLanguage") == "JSONata":
+        errors.append(f"{here}: QueryLanguage JSONata does not run on moto")
+    errors += [f"{here}: transition to unknown state {t!r}" for t in _targets(state) if t not in states]
+    has_next, has_end = "Next" in state, bool(state.get("End"))
+    if stype in _TERMINAL_TYPES:
+        if has_next or has_end:
+            errors.append(f"{here}: a {stype} state takes neither Next nor End")
+    elif has_next == has_end:
+        errors.append(f"{here}: needs exactly one of Next and End")
+    if stype == "Choice" and not state.get("Choices"):
+        errors.append(f"{here}: Choice without Choices")
+    if stype == "Map":
+        errors += _map_problems(here, state)
+    if stype == "Parallel":
+        branches = state.get("Branches") or []
+        if not branches:
+            errors.append(f"{here}: Parallel without Branches")
+        for i, branch in enumerate(branches):
+            errors += check(branch, f"{here}[{i}]/")
+    return errors
+
+
+def _map_problems(here: str, state: dict[str, Any]) -> list[str]:
+    processor = state.get("ItemProcessor") or state.get("Iterator")
+    if not isinstance(processor, dict):
+        return [f"{here}: Map without ItemProcessor"]
+    errors = []
+    config = processor.get("ProcessorConfig") or {}
+    if config.get("Mode") == "DISTRIBUTED" and config.get("ExecutionType", "STANDARD") != "STANDARD":
+        errors.append(f"{here}: moto runs only STANDARD child executions of a Distributed Map")
+    return errors + check(processor, f"{here}/")
+
+
+def _reachable(states: dict[str, Any], start: Any) -> set[str]:
     reachable: set[str] = set()
     todo = [start] if start in states else []
     while todo:
@@ -103,5 +111,4 @@ def check(definition: dict[str, Any], where: str = "") -> list[str]:
         reachable.add(name)
         if isinstance(states[name], dict):
             todo += _targets(states[name])
-    errors += [f"{where}{name}: unreachable from StartAt" for name in states if name not in reachable]
-    return errors
+    return reachable

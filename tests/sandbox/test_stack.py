@@ -227,12 +227,13 @@ def test_product_template_deploys_with_everything_it_declares(aws):
             ttl = ddb.describe_time_to_live(TableName=res.physical_id)["TimeToLiveDescription"]
             assert ttl["AttributeName"] == props["TimeToLiveSpecification"]["AttributeName"], lid
     sam = dep.translated.sam["Resources"]
-    for lid, res in dep.of_type("AWS::StepFunctions::StateMachine").items():
-        name = sam[lid]["Properties"].get("Name")
-        if isinstance(name, dict) and "Fn::Sub" in name:
-            assert res.attributes["Name"] == name["Fn::Sub"].replace("${AWS::StackName}", dep.stack_name)
-        keys = set(sam[lid]["Properties"].get("DefinitionSubstitutions", {}))
+    machines = dep.of_type("AWS::StepFunctions::StateMachine")
+    assert machines
+    for lid, res in machines.items():
+        keys = set(sam[lid]["Properties"]["DefinitionSubstitutions"])
         assert not any("${" + key + "}" in res.attributes["Definition"] for key in keys), lid
+        sync = res.attributes["DefinitionSubstitutions"]["SyncName"]
+        assert res.attributes["Name"] == f"{dep.stack_name}-{sync}-sync", lid  # the name the layer derives
     globals_env = set(dep.translated.sam["Globals"]["Function"]["Environment"]["Variables"])
     assert set(dep.environment) == globals_env
 

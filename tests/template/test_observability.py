@@ -5,7 +5,8 @@
 - the alarms and the dashboard use exactly the metrics FinishRun emits, with exactly the dimensions
   Powertools writes (sync + service), so no alarm watches a metric that never arrives;
 - one alarm per state machine for failed executions and for runs longer than the schedule interval, the
-  fallback, throttling and cache-staleness alarms, all notifying the alarm topic; one dashboard row per sync.
+  fallback, throttling and cache-staleness alarms, all notifying the alarm topic;
+- the alarms across syncs and the dashboard cover every sync without naming any (a new sync needs no edit).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from template_helpers import ROOT
+from template_helpers import ROOT, machine_of, template_syncs
 
 from fleet_sync import orchestration
 from fleet_sync.observability import execution_keys, metrics
@@ -30,13 +31,8 @@ from sandbox import stack
 
 NAMESPACE = "DRSFleetSync"
 SERVICE = "drs-fleet-sync"  # the default stack name; the template sets POWERTOOLS_SERVICE_NAME to the stack name
-MACHINE_OF_SYNC = {
-    "inventory": "InventorySyncStateMachine",
-    "tags": "TagSyncStateMachine",
-    "staging": "StagingSyncStateMachine",
-    "recovery-instances": "RecoveryInstanceSyncStateMachine",
-}
-ROW_METRICS = {  # dashboard widget title -> metrics of that sync it must show
+MACHINE_OF_SYNC = {sync: machine_of(sync) for sync in template_syncs()}
+GRAPHS = {  # dashboard widget title -> the metrics it must show, one line per sync
     "Duration (minutes)": {"SyncDuration"},
     "Work items": {"WorkItems"},
     "Regions skipped": {"RegionsSkipped"},
@@ -63,6 +59,23 @@ def metric_stats(alarm: dict[str, Any]) -> list[dict[str, Any]]:
     if "MetricName" in alarm:
         return [{"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"], "Dimensions": alarm["Dimensions"]}]
     return [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+
+INSIGHTS = re.compile(r"SELECT (\w+)\((\w+)\) FROM SCHEMA\((\w+), ([\w, ]+)\) WHERE service = '\$\{AWS::StackName\}'")
+SEARCH = re.compile(r"SEARCH\('\{([\w/]+),([\w,]+)\} MetricName=\"(\w+)\" (.*?)', '(\w+)', \d+\)")
+
+
+def insights_queries(alarm: dict[str, Any]) -> list[tuple[str, str, str, set[str]]]:
+    """(function, metric, namespace, schema dimensions) of each Metrics Insights query of an alarm."""
+    out = []
+    for m in alarm.get("Metrics", []):
+        expression = m.get("Expression")
+        if isinstance(expression, dict):
+            match = INSIGHTS.fullmatch(expression["Fn::Sub"])
+            assert match, expression
+            fn, metric, namespace, dims = match.groups()
+            out.append((fn, metric, namespace, {d.strip() for d in dims.split(",")}))
+    return out
 
 
 @pytest.fixture()
@@ -204,10 +217,15 @@ def test_alarms_and_dashboard_use_only_emitted_metrics_with_their_dimensions(emi
         dims = {d["Name"]: d["Value"] for d in m["Dimensions"]}
         assert set(dims) == dimensions, m
         assert dims["service"] == {"Ref": "AWS::StackName"} and dims["sync"] in SYNCS, m
-    for metric in dashboard_metrics():
-        if metric[0] == namespace:
-            assert metric[1] in names, metric
-            assert dict(zip(metric[2::2], metric[3::2], strict=False)).keys() == dimensions, metric
+    queries = [q for a in alarms().values() for q in insights_queries(a)]
+    assert queries
+    for _fn, metric, space, dims in queries:
+        assert (space, metric in names, dims) == (namespace, True, dimensions), metric
+    searched = dashboard_searches()
+    assert [s for s in searched if s[0] == namespace]
+    for space, dims, metric, _filter, _stat in searched:
+        if space == namespace:
+            assert metric in names and dims == dimensions, metric
 
 
 # ------------------------------------------------------------------ alarms
@@ -232,7 +250,7 @@ def test_every_alarm_notifies_the_topic():
     for lid, alarm in alarms().items():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], lid
         assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], lid
-        assert "docs/operations.md" in alarm["AlarmDescription"], f"{lid}: name its runbook"
+        assert "docs/operations.md" in json.dumps(alarm["AlarmDescription"]), f"{lid}: name its runbook"
     topic = resources_of("AWS::SNS::Topic")["AlarmTopic"]
     assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
     assert topic["Subscription"]["Fn::If"][0] == "HasAlarmEmail"
@@ -272,15 +290,14 @@ def test_each_state_machine_alarms_on_a_run_longer_than_its_interval(sync):
     [("FallbackCount", 10, "GreaterThanThreshold"), ("ThrottledItems", 1, "GreaterThanOrEqualToThreshold")],
 )
 def test_fallbacks_and_throttling_are_alarmed_across_every_sync_per_hour(metric, threshold, operator):
-    [alarm] = alarms_on(NAMESPACE, metric).values()
-    stats = [m for m in alarm["Metrics"] if "MetricStat" in m]
-    syncs = {d["Value"] for m in stats for d in m["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "sync"}
-    assert syncs == set(SYNCS)
-    assert {m["MetricStat"]["Period"] for m in stats} == {3600}
-    assert {m["MetricStat"]["Stat"] for m in stats} == {"Sum"}
-    [total] = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
-    assert sorted(re.findall(r"FILL\((\w+), 0\)", total["Expression"])) == sorted(m["Id"] for m in stats)
+    # one Metrics Insights query sums the metric over every value of the sync dimension (this stack's only)
+    [alarm] = [a for a in alarms().values() if any(q[1] == metric for q in insights_queries(a))]
+    [query] = alarm["Metrics"]
+    assert insights_queries(alarm) == [("SUM", metric, NAMESPACE, {"service", "sync"})]
+    assert "sync" not in query["Expression"]["Fn::Sub"].split("WHERE")[1]  # no sync left out
+    assert query["Period"] == 3600
     assert alarm["Threshold"] == threshold and alarm["ComparisonOperator"] == operator
+    assert alarm["TreatMissingData"] == "notBreaching"  # no run, no fallback
 
 
 def test_the_recovery_instance_cache_alarms_when_stale_for_its_freshness_window():
@@ -292,23 +309,24 @@ def test_the_recovery_instance_cache_alarms_when_stale_for_its_freshness_window(
     assert alarm["Period"] * alarm["EvaluationPeriods"] == FRESH_MINUTES * 60
     assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
     assert alarm["TreatMissingData"] == "breaching"  # no run at all is the failure it watches for
-    assert translated().cfn["Resources"][lid]["Condition"] == "RecoveryInstanceSyncOn"
+    condition = translated().cfn["Resources"][lid]["Condition"]
+    switch = f"{template_syncs()['recovery-instances']}SyncEnabled"
+    assert translated().cfn["Conditions"][condition] == {"Fn::Equals": [{"Ref": switch}, "true"]}
 
 
-def test_deployed_duration_thresholds_follow_the_schedule_parameters():
+def test_deployed_alarms_resolve_and_the_fallback_query_names_the_stack():
     with mock_aws():
         dep = stack.deploy(
-            stack.translate(ROOT / "template.yaml", {"TagSyncRateMinutes": 30}),
+            stack.translate(ROOT / "template.yaml", stack_name="other"),
             lambda service: boto3.client(service, region_name=stack.DEFAULT_REGION),
         )
         cloudwatch = boto3.client("cloudwatch", region_name=stack.DEFAULT_REGION)
         names = {dep.physical_id(lid): lid for lid in dep.of_type("AWS::CloudWatch::Alarm")}
-        found = cloudwatch.describe_alarms(AlarmNames=list(names))["MetricAlarms"]
-        thresholds = {names[a["AlarmName"]]: a["Threshold"] for a in found}
-    assert thresholds["TagSyncDurationAlarm"] == 30
-    assert thresholds["InventorySyncDurationAlarm"] == 15
-    assert thresholds["RegionFilterFallbackAlarm"] == 10
+        found = {names[a["AlarmName"]]: a for a in cloudwatch.describe_alarms(AlarmNames=list(names))["MetricAlarms"]}
     assert len(found) == len(alarms())
+    [query] = found["RegionFilterFallbackAlarm"]["Metrics"]
+    assert query["Expression"].endswith("WHERE service = 'other'") and query["Period"] == 3600
+    assert all("${" not in a["AlarmDescription"] for a in found.values())
 
 
 # ------------------------------------------------------------------ the dashboard
@@ -318,44 +336,38 @@ def test_deployed_duration_thresholds_follow_the_schedule_parameters():
 def dashboard() -> dict[str, Any]:
     [props] = resources_of("AWS::CloudWatch::Dashboard").values()
     text = props["DashboardBody"]["Fn::Sub"]
-    # every ${...} is a parameter, a pseudo parameter or a machine's ARN
-    parameters = translated().sam["Parameters"]
-    for name in set(re.findall(r"\$\{([\w:]+)\}", text)):
-        assert name in parameters or name.startswith("AWS::") or name in MACHINE_OF_SYNC.values(), name
-    # the rate parameters stand where JSON needs a number; the other placeholders sit inside strings
-    text = re.sub(r"\$\{(\w+RateMinutes)\}", lambda m: str(parameters[m.group(1)]["Default"]), text)
-    return json.loads(re.sub(r"\$\{([\w:]+)\}", r"\1", text))
+    # nothing per sync to edit: no parameter, no state machine, only the stack's pseudo parameters
+    assert set(re.findall(r"\$\{([\w:]+)\}", text)) <= {"AWS::StackName", "AWS::Region"}
+    return json.loads(text.replace("${AWS::StackName}", SERVICE).replace("${AWS::Region}", "us-east-1"))
 
 
-def dashboard_metrics() -> list[list[Any]]:
-    return [m for w in dashboard()["widgets"] for m in w["properties"].get("metrics", []) if isinstance(m[0], str)]
+def searches(lines: list[Any]) -> list[tuple[str, set[str], str, str, str]]:
+    """(namespace, schema dimensions, metric, the rest of the search, statistic) of each SEARCH in lines."""
+    out = []
+    for line in lines:
+        for item in line:
+            for match in SEARCH.finditer(item.get("expression", "") if isinstance(item, dict) else ""):
+                space, dims, metric, rest, stat = match.groups()
+                out.append((space, set(dims.split(",")), metric, rest, stat))
+    return out
 
 
-def test_the_dashboard_has_one_row_per_sync_with_its_five_graphs():
+def dashboard_searches() -> list[tuple[str, set[str], str, str, str]]:
+    return [s for w in dashboard()["widgets"] for s in searches(w["properties"].get("metrics", []))]
+
+
+def test_the_dashboard_graphs_every_sync_with_a_line_each():
     widgets = dashboard()["widgets"]
-    rows: dict[int, list[dict[str, Any]]] = {}
     for w in widgets:
-        rows.setdefault(w["y"] if w["type"] == "text" else w["y"] - 1, []).append(w)
         assert w["x"] + w["width"] <= 24
-    assert len(rows) == len(SYNCS)
-    seen = set()
-    for row in rows.values():
-        [header] = [w for w in row if w["type"] == "text"]
-        sync = header["properties"]["markdown"].removeprefix("### ").split(":")[0]
-        seen.add(sync)
-        graphs = {w["properties"]["title"]: w for w in row if w["type"] == "metric"}
-        assert set(graphs) == set(ROW_METRICS), sync
-        assert sum(w["width"] for w in graphs.values()) == 24
-        for title, wanted in ROW_METRICS.items():
-            shown = set()
-            for m in graphs[title]["properties"]["metrics"]:
-                if not isinstance(m[0], str):
-                    continue
-                dims = dict(zip(m[2::2], m[3::2], strict=False))
-                assert (
-                    dims.get("sync", sync) == sync
-                    and dims.get("StateMachineArn", MACHINE_OF_SYNC[sync]) == (MACHINE_OF_SYNC[sync])
-                ), (sync, title, m)
-                shown.add(m[1])
-            assert wanted <= shown, (sync, title)
-    assert seen == set(SYNCS)
+    graphs = {w["properties"]["title"]: w["properties"]["metrics"] for w in widgets if w["type"] == "metric"}
+    assert set(graphs) == set(GRAPHS)
+    for title, lines in graphs.items():
+        found = searches(lines)
+        assert len(found) == len(lines), f"{title}: every line is a search"
+        assert GRAPHS[title] <= {metric for _, _, metric, _, _ in found}, title
+    for space, dims, metric, rest, _stat in dashboard_searches():
+        if space == NAMESPACE:  # a line per value of the sync dimension, this stack's service only
+            assert dims == {"service", "sync"} and rest == f'service="{SERVICE}"', metric
+        else:  # the stack's state machines, named {stack}-{sync}-sync
+            assert (space, dims, metric, rest) == ("AWS/States", {"StateMachineArn"}, "ExecutionsFailed", SERVICE)

@@ -330,7 +330,7 @@ def test_direct_invocation_starts_the_sync_and_returns_the_status_record(sb):
 
     assert invoke({"operation": "get_recovery_instance_sync_status"})["status"] == "no_sync_yet"
     started = invoke({"operation": "sync_recovery_instances"})
-    assert ":stateMachine:" not in started["executionArn"] and "recovery-instance-sync" in started["executionArn"]
+    assert ":stateMachine:" not in started["executionArn"] and "recovery-instances-sync" in started["executionArn"]
     assert sb.wait(started["executionArn"])["status"] == "SUCCEEDED"
     status = invoke({"operation": "get_recovery_instance_sync_status"})
     assert status["status"] == "healthy" and status["fresh"] is True

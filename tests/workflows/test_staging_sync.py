@@ -297,7 +297,7 @@ def test_two_workers_racing_on_one_item_extend_each_server_once(sb):
     # "already extended", not a failure.
     seed_status(sb)
     sb.set_faults([{"operation": "ListExtensibleSourceServers", "latencyMs": 300}])
-    lam, name = sb.client("lambda"), sb.function_name("StagingSyncWorkerFunction")
+    lam, name = sb.client("lambda"), sb.function_name("StagingWorkerFunction")
     results = {}
 
     def work(run_id):
@@ -327,7 +327,7 @@ def test_direct_invocation_starts_the_staging_sync(sb):
         out = lam.invoke(FunctionName=sb.function_name("DataManagementFunction"), Payload=json.dumps(payload).encode())
         started = json.loads(out["Payload"].read())
         assert started["sync"] == "staging", started
-        assert ":drs-fleet-sync-staging-account-sync:" in started["executionArn"]
+        assert ":drs-fleet-sync-staging-sync:" in started["executionArn"]
         desc = sb.wait(started["executionArn"])
         assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"])["dryRun"] is dry
 

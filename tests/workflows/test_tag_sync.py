@@ -284,7 +284,7 @@ def test_direct_invocation_starts_the_tag_sync(sb):
         Payload=json.dumps({"operation": "handle_drs_tag_sync"}).encode(),
     )
     started = json.loads(out["Payload"].read())
-    assert started["sync"] == "tags" and ":drs-fleet-sync-tag-sync:" in started["executionArn"]
+    assert started["sync"] == "tags" and ":drs-fleet-sync-tags-sync:" in started["executionArn"]
     assert sb.wait(started["executionArn"])["status"] == "SUCCEEDED"
 
 

@@ -1,0 +1,62 @@
+"""What a sandbox sets up in this process: a dummy AWS environment, the handlers, keys per account."""
+
+from __future__ import annotations
+
+import os
+
+from .local_lambda import LocalFunction, LocalLambda
+from .stack import Deployment
+
+
+def isolate_aws_environment(region: str) -> None:
+    """Drop every AWS_*/MOTO_* variable and set dummy credentials: no real profile or endpoint leaks in."""
+    for key in list(os.environ):
+        if key.startswith("AWS_") or key.startswith("MOTO_"):
+            del os.environ[key]
+    fake = "testing"  # moto takes any credentials; these never reach AWS
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": fake,
+            "AWS_SECRET_ACCESS_KEY": fake,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "POWERTOOLS_TRACE_DISABLED": "1",
+        }
+    )
+
+
+def start_local_lambdas(deployment: Deployment, region: str) -> LocalLambda:
+    """Every function of the deployment, running its repository code in-process (installed; uninstall it)."""
+    layers = deployment.of_type("AWS::Lambda::LayerVersion")
+    runtime = LocalLambda([r.local_path for r in layers.values() if r.local_path is not None])
+    for lid, res in deployment.of_type("AWS::Lambda::Function").items():
+        a = res.attributes
+        runtime.register(
+            LocalFunction(
+                name=res.physical_id,
+                handler=a["Handler"],
+                code_dir=res.local_path,
+                inline_code=a.get("InlineCode"),
+                logical_id=lid,
+                arn=a["Arn"],
+                timeout=a["Timeout"],
+                memory=a["MemorySize"],
+                region=region,
+            )
+        )
+    runtime.install()
+    return runtime
+
+
+def account_keys(account: str, region: str) -> tuple[str, str]:
+    """Static keys of an IAM user in `account`: moto maps requests signed with them to that account."""
+    from moto.iam.models import iam_backends  # moto is started by then
+
+    backend = iam_backends[account]["aws"]
+    user = "sandbox-operator"
+    if user not in backend.users:
+        backend.create_user(region, user)
+    key = backend.create_access_key(user)
+    return key.access_key_id, key.secret_access_key
