@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet_sync.inventory import REQUIRED_FIELDS, is_inventory_fresh, stale_pairs, to_record
-from fleet_sync.regions import RegionStatus, iso
+from fleet_sync.core.clock import iso
+from fleet_sync.run.region_status import RegionStatus
+from fleet_sync.syncs.inventory.queries import is_inventory_fresh, stale_pairs
+from fleet_sync.syncs.inventory.scan import REQUIRED_FIELDS, to_record
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ACCOUNTS = ["111111111111", "222222222222", "333333333333"]

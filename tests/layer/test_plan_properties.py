@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet_sync.errors import InvalidSyncInput
-from fleet_sync.models import SyncInput
-from fleet_sync.plan import build_plan
-from fleet_sync.regions import RegionStatus, drs_regions, iso
+from fleet_sync.core.clock import iso
+from fleet_sync.core.errors import InvalidSyncInput
+from fleet_sync.core.regions import drs_regions
+from fleet_sync.run.models import SyncInput
+from fleet_sync.run.plan import build_plan
+from fleet_sync.run.region_status import RegionStatus
 
 REGIONS = drs_regions()
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -7,35 +7,45 @@ DynamoDB tables are moto tables created from template.yaml's own definitions (te
 import json
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet_sync import recovery_queries
-from fleet_sync.errors import InvalidSyncInput
-from fleet_sync.models import parse_sync_input
-from fleet_sync.recovery_instances import (
+from fleet_sync.core.aws import ApiCallCounter
+from fleet_sync.core.clock import iso
+from fleet_sync.core.errors import InvalidSyncInput
+from fleet_sync.core.settings import get_settings
+from fleet_sync.core.tables import SYNC_STATE
+from fleet_sync.run.accounts import AccountRecord
+from fleet_sync.run.models import ItemResult, RunRecord, parse_sync_input
+from fleet_sync.run.registry import sync_spec
+from fleet_sync.run.sync_state import SyncStateStore
+from fleet_sync.run.tasks import build_summary
+from fleet_sync.syncs.recovery_instances.drs import (
     EXECUTION_ID_TAG,
-    FRESH_MINUTES,
     PLAN_NAME_TAG,
-    REQUIRED_FIELDS,
-    ROW_TTL_SECONDS,
-    CacheStore,
     SourceExecution,
-    carry_over,
-    content,
     find_source_execution,
     get_recovery_instances_for_region,
     get_source_servers,
+)
+from fleet_sync.syncs.recovery_instances.queries import (
+    InvalidRecoveryInstanceRequest,
+    check_existing_recovery_instances,
+)
+from fleet_sync.syncs.recovery_instances.rows import (
+    REQUIRED_FIELDS,
+    ROW_TTL_SECONDS,
+    carry_over,
+    content,
     missing_fields,
-    sync_status_record,
     to_cache_row,
 )
-from fleet_sync.recovery_models import RecoveryInstanceSyncInput, scoped_plan
-from fleet_sync.recovery_queries import batch_get_rows, check_existing_recovery_instances, clear_status_cache
-from fleet_sync.regions import iso
-from fleet_sync.settings import get_settings
-from fleet_sync.syncs import sync_spec
+from fleet_sync.syncs.recovery_instances.spec import RecoveryInstancesSyncInput, scoped_plan
+from fleet_sync.syncs.recovery_instances.status import FRESH_MINUTES, clear_status_cache, sync_status_record
+from fleet_sync.syncs.recovery_instances.store import CacheStore, batch_get_rows
+from fleet_sync.syncs.recovery_instances.terminate import terminate_recovery_instances
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ACCOUNT, REGION = "111111111111", "us-east-1"
@@ -52,27 +62,28 @@ def iid(n: int) -> str:
 # ------------------------------------------------------------------ input and plan
 
 
-def test_spec_is_registered_for_target_accounts_with_its_counters():
+def test_the_sync_covers_target_accounts_and_lifts_its_counters():
     spec = sync_spec("recovery-instances")
-    assert spec.machine_suffix == "recovery-instance-sync"
-    assert spec.input_model is RecoveryInstanceSyncInput
-    assert spec.summary_counts == ("instancesUpdated", "instancesRemoved")
-    from fleet_sync.accounts import AccountRecord
-
     accounts = [AccountRecord(accountId=ACCOUNT), AccountRecord(accountId="333333333333", kind="staging")]
-    assert [a.accountId for a in spec.select_accounts(accounts, RecoveryInstanceSyncInput())] == [ACCOUNT]
+    assert [a.accountId for a in spec.select_accounts(accounts, RecoveryInstancesSyncInput())] == [ACCOUNT]
+    counts = {"instancesSeen": 4, "instancesUpdated": 4, "instancesRemoved": 1}
+    result = ItemResult(accountId=ACCOUNT, region=REGION, status="AVAILABLE", ok=True, counts=counts)
+    run = RunRecord(sync="recovery-instances", runId="r", executionArn="arn", decision="filtered", workItemCount=1)
+    summary = build_summary(spec, run, [result]).dump()
+    assert summary["instancesUpdated"] == 4 and summary["instancesRemoved"] == 1
+    assert summary["serversSynced"] == 0  # recovery instances are not source servers the item listed
 
 
 def test_scheduled_input_is_the_common_one():
-    req = parse_sync_input(RecoveryInstanceSyncInput, "recovery-instances", {"regions": [REGION], "mode": "discovery"})
+    req = parse_sync_input(RecoveryInstancesSyncInput, "recovery-instances", {"regions": [REGION], "mode": "discovery"})
     assert not req.scoped
     assert scoped_plan(req, [ACCOUNT], [REGION]) is None
 
 
 def test_scoped_input_plans_exactly_its_pair():
-    raw = {"accountId": ACCOUNT, "region": REGION, "sourceServerIds": [sid(2), sid(1), sid(1)], "executionId": "e-1"}
-    req = parse_sync_input(RecoveryInstanceSyncInput, "recovery-instances", raw)
-    assert req.scoped and req.sourceServerIds == [sid(1), sid(2)]
+    raw = {"accountId": ACCOUNT, "region": REGION, "sourceServerIDs": [sid(2), sid(1), sid(1)], "executionId": "e-1"}
+    req = parse_sync_input(RecoveryInstancesSyncInput, "recovery-instances", raw)
+    assert req.scoped and req.sourceServerIDs == [sid(1), sid(2)]
     plan = scoped_plan(req, [ACCOUNT, "222222222222"], [REGION, "eu-west-1"])
     assert plan.decision == "scoped"
     assert plan.items == [{"accountId": ACCOUNT, "region": REGION}]
@@ -82,7 +93,7 @@ def test_scoped_input_plans_exactly_its_pair():
     assert options == {
         "accountId": ACCOUNT,
         "region": REGION,
-        "sourceServerIds": [sid(1), sid(2)],
+        "sourceServerIDs": [sid(1), sid(2)],
         "executionId": "e-1",
     }
 
@@ -90,31 +101,31 @@ def test_scoped_input_plans_exactly_its_pair():
 @pytest.mark.parametrize(
     "raw, needle",
     [
-        ({"accountId": ACCOUNT, "region": REGION, "sourceServerIds": [sid(1)]}, "executionId"),
-        ({"accountId": ACCOUNT, "region": REGION, "executionId": "e"}, "sourceServerIds"),
-        ({"accountId": ACCOUNT, "region": REGION, "sourceServerIds": ["bad"], "executionId": "e"}, "bad"),
-        ({"accountId": "12", "region": REGION, "sourceServerIds": [sid(1)], "executionId": "e"}, "accountId"),
+        ({"accountId": ACCOUNT, "region": REGION, "sourceServerIDs": [sid(1)]}, "executionId"),
+        ({"accountId": ACCOUNT, "region": REGION, "executionId": "e"}, "sourceServerIDs"),
+        ({"accountId": ACCOUNT, "region": REGION, "sourceServerIDs": ["bad"], "executionId": "e"}, "bad"),
+        ({"accountId": "12", "region": REGION, "sourceServerIDs": [sid(1)], "executionId": "e"}, "accountId"),
         (
             {
                 "accountId": ACCOUNT,
                 "region": REGION,
-                "sourceServerIds": [sid(1)],
+                "sourceServerIDs": [sid(1)],
                 "executionId": "e",
                 "mode": "discovery",
             },
             "no accounts, regions or mode",
         ),
-        ({"sourceServerIds": [], "accountId": ACCOUNT, "region": REGION, "executionId": "e"}, "sourceServerIds"),
+        ({"sourceServerIDs": [], "accountId": ACCOUNT, "region": REGION, "executionId": "e"}, "sourceServerIDs"),
         ({"unexpected": 1}, "unexpected"),
     ],
 )
 def test_bad_scoped_input_is_rejected_naming_the_field(raw, needle):
     with pytest.raises(InvalidSyncInput, match=needle):
-        parse_sync_input(RecoveryInstanceSyncInput, "recovery-instances", raw)
+        parse_sync_input(RecoveryInstancesSyncInput, "recovery-instances", raw)
 
 
 def test_scoped_plan_rejects_unknown_account_and_region():
-    req = RecoveryInstanceSyncInput(accountId=ACCOUNT, region=REGION, sourceServerIds=[sid(1)], executionId="e")
+    req = RecoveryInstancesSyncInput(accountId=ACCOUNT, region=REGION, sourceServerIDs=[sid(1)], executionId="e")
     with pytest.raises(InvalidSyncInput, match="not a registered target account"):
         scoped_plan(req, ["222222222222"], [REGION])
     with pytest.raises(InvalidSyncInput, match="not a DRS region"):
@@ -166,7 +177,7 @@ def ec2_fields(draw, now):
         "publicIp": draw(st.one_of(st.none(), st.just("54.0.0.1"))),
         "instanceType": draw(st.one_of(st.none(), st.just("m5.large"))),
         "launchTime": iso(launched),
-        "ec2State": draw(st.one_of(st.none(), st.just("running"))),
+        "ec2InstanceState": draw(st.one_of(st.none(), st.just("running"))),
     }
 
 
@@ -225,11 +236,11 @@ def test_a_later_sync_of_the_same_instance_changes_nothing_but_bookkeeping(args,
 
 
 def test_carry_over_keeps_execution_and_network_of_the_same_instance_only():
-    old = {"recoveryInstanceId": iid(1), "sourceExecutionId": "e-1", "sourcePlanName": "P", "sourceVpcId": "vpc-1"}
-    new = {"recoveryInstanceId": iid(1), "sourceServerId": sid(1)}
+    old = {"recoveryInstanceID": iid(1), "sourceExecutionId": "e-1", "sourcePlanName": "P", "sourceVpcId": "vpc-1"}
+    new = {"recoveryInstanceID": iid(1), "sourceServerID": sid(1)}
     assert carry_over(new, old) == {**new, "sourceExecutionId": "e-1", "sourcePlanName": "P", "sourceVpcId": "vpc-1"}
     assert carry_over({**new, "sourceExecutionId": "e-2"}, old)["sourceExecutionId"] == "e-2"
-    relaunched = {"recoveryInstanceId": iid(2), "sourceServerId": sid(1)}
+    relaunched = {"recoveryInstanceID": iid(2), "sourceServerID": sid(1)}
     assert carry_over(relaunched, old) == relaunched  # a new launch starts clean
 
 
@@ -406,8 +417,6 @@ def put_rows(cache_table, ids, synced):
 
 
 def put_status(state_table, outcome, finished):
-    from fleet_sync.runs import put_sync_status
-
     summary = {
         "executionArn": "arn:x",
         "decision": "filtered",
@@ -416,25 +425,21 @@ def put_status(state_table, outcome, finished):
         "errorCount": 0,
         "workItems": [],
     }
-    put_sync_status(state_table, "recovery-instances", summary)
+    SyncStateStore(state_table).put_sync_status("recovery-instances", summary)
     state_table.update_item(
-        Key={"pk": "status#recovery-instances", "sk": "status"},
+        Key=SYNC_STATE.key("status#recovery-instances", "status"),
         UpdateExpression="SET finishedAt = :f",
         ExpressionAttributeValues={":f": iso(finished)},
     )
 
 
 def counted(resource):
-    from fleet_sync.aws import ApiCallCounter
-
     counter = ApiCallCounter()
     counter.attach(resource.meta.client)
     return counter
 
 
 def test_100_servers_cost_one_batch_get_item(cache):
-    import boto3
-
     cache_table, _state_table = cache
     now = datetime.now(UTC)
     put_rows(cache_table, range(100), now)
@@ -443,12 +448,10 @@ def test_100_servers_cost_one_batch_get_item(cache):
     out = check_existing_recovery_instances([sid(n) for n in range(100)], ddb=ddb, now=now)
     assert counter.as_dict() == {"BatchGetItem": 1}
     assert out["hasExistingInstances"] and out["instanceCount"] == 100 and out["unknown"] == []
-    assert [i["sourceServerId"] for i in out["existingInstances"]] == [sid(n) for n in range(100)]  # input order
+    assert [i["sourceServerID"] for i in out["existingInstances"]] == [sid(n) for n in range(100)]  # input order
 
 
 def test_stale_pairs_and_uncertain_misses_are_unknown_not_none(cache):
-    import boto3
-
     cache_table, state_table = cache
     now = datetime.now(UTC)
     put_rows(cache_table, [1, 2], now)
@@ -457,7 +460,7 @@ def test_stale_pairs_and_uncertain_misses_are_unknown_not_none(cache):
     ids = [sid(1), sid(2), sid(3), sid(4)]
     out = check_existing_recovery_instances(ids, ddb=ddb, now=now)
     assert out["instanceCount"] == 2 and out["unknownReasons"] == {sid(3): "stale", sid(4): "no_sync_yet"}
-    assert [r["sourceServerId"] for r in out["staleInstances"]] == [sid(3)]
+    assert [r["sourceServerID"] for r in out["staleInstances"]] == [sid(3)]
     # a recent complete full sync vouches for servers without a row: they have no instance
     put_status(state_table, "complete", now - timedelta(minutes=1))
     clear_status_cache()
@@ -473,8 +476,6 @@ def test_stale_pairs_and_uncertain_misses_are_unknown_not_none(cache):
 
 
 def test_status_record_is_read_once_per_container_window(cache):
-    import boto3
-
     _cache_table, state_table = cache
     now = datetime.now(UTC)
     put_status(state_table, "complete", now)
@@ -521,30 +522,28 @@ def test_keys_still_unprocessed_after_every_retry_are_reported():
 
 
 def test_terminate_needs_exactly_one_selector(cache):
-    with pytest.raises(recovery_queries.InvalidRecoveryInstanceRequest):
-        recovery_queries.terminate_recovery_instances()
-    with pytest.raises(recovery_queries.InvalidRecoveryInstanceRequest):
-        recovery_queries.terminate_recovery_instances("e-1", [iid(1)])
-    with pytest.raises(recovery_queries.InvalidRecoveryInstanceRequest):
-        recovery_queries.terminate_recovery_instances(recovery_instance_ids=[])
+    with pytest.raises(InvalidRecoveryInstanceRequest):
+        terminate_recovery_instances()
+    with pytest.raises(InvalidRecoveryInstanceRequest):
+        terminate_recovery_instances("e-1", [iid(1)])
+    with pytest.raises(InvalidRecoveryInstanceRequest):
+        terminate_recovery_instances(recovery_instance_ids=[])
 
 
 def test_terminate_of_an_unknown_execution_is_a_harmless_no_op(cache):
-    out = recovery_queries.terminate_recovery_instances("no-such-execution", settings=get_settings())
+    out = terminate_recovery_instances("no-such-execution", settings=get_settings())
     assert out["summary"] == {"terminated": 0, "alreadyTerminated": 0, "conflicts": 0, "failed": 0, "notInCache": 0}
     assert out["apiCalls"] == {}
 
 
 def test_a_single_string_is_not_a_list_of_ids(cache):
-    with pytest.raises(recovery_queries.InvalidRecoveryInstanceRequest):
+    with pytest.raises(InvalidRecoveryInstanceRequest):
         check_existing_recovery_instances(sid(1))
-    with pytest.raises(recovery_queries.InvalidRecoveryInstanceRequest):
-        recovery_queries.terminate_recovery_instances(recovery_instance_ids=iid(1))
+    with pytest.raises(InvalidRecoveryInstanceRequest):
+        terminate_recovery_instances(recovery_instance_ids=iid(1))
 
 
 def test_more_than_100_servers_cost_one_batch_get_item_per_100(cache):
-    import boto3
-
     cache_table, _ = cache
     now = datetime.now(UTC)
     put_rows(cache_table, range(250), now)
@@ -552,18 +551,3 @@ def test_more_than_100_servers_cost_one_batch_get_item_per_100(cache):
     counter = counted(ddb)
     out = check_existing_recovery_instances([sid(n) for n in range(250)], ddb=ddb, now=now)
     assert out["instanceCount"] == 250 and counter.as_dict() == {"BatchGetItem": 3}
-
-
-def test_sample_events_are_valid_inputs():
-    from pathlib import Path
-
-    from fleet_sync.models import WorkItem
-
-    events = Path(__file__).resolve().parents[2] / "events"
-    for name in ("recovery-instance-sync.json", "recovery-instance-sync-wave.json"):
-        parse_sync_input(RecoveryInstanceSyncInput, "recovery-instances", json.loads((events / name).read_text()))
-    WorkItem.model_validate(json.loads((events / "recovery-instance-sync-task.json").read_text()))
-    from fleet_sync.operations import OPERATIONS
-
-    for name in ("recovery-instance-sync-direct-invocation.json", "recovery-instance-sync-status.json"):
-        assert json.loads((events / name).read_text())["operation"] in OPERATIONS

@@ -5,17 +5,22 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet_sync import regions
-from fleet_sync.regions import (
+from fleet_sync.core.regions import drs_regions
+from fleet_sync.run import region_status, sync_state
+from fleet_sync.run.region_status import (
     RegionStatus,
+    RegionStatusStore,
     get_active_regions,
     invalidate_region_cache,
     load_region_statuses,
     resolve_active_regions,
-    update_region_status,
 )
 
-ALL = regions.drs_regions()
+ALL = drs_regions()
+
+
+def update_region_status(account_id, region, server_count, error_message=None, *, table, **kw):
+    RegionStatusStore(table).record(account_id, region, server_count, error_message, **kw)
 
 
 class CountingTable:
@@ -123,7 +128,7 @@ def test_property_6_invalidation_reaches_every_container(tables):
     update_region_status("111111111111", "eu-west-1", 7, table=status)
     assert counting.scans == 1 and len(load_region_statuses(counting, state_table=state)) == 1  # cached
     # When another container bumps the generation (not this process's cache.clear())
-    state.put_item(Item={**regions.GENERATION_KEY, "generation": "other-container"})
+    state.put_item(Item={**sync_state.GENERATION_KEY, "generation": "other-container"})
     # Then the next call here reads the table again
     assert {s.region for s in load_region_statuses(counting, state_table=state)} == {"us-east-1", "eu-west-1"}
     assert counting.scans == 2
@@ -137,7 +142,7 @@ def test_property_8_one_scan_per_ttl_window(tables):
     @settings(max_examples=10, deadline=None)
     @given(st.integers(1, 59))
     def check(calls):
-        regions._cache.clear()
+        region_status._cache.clear()
         counting = CountingTable(status)
         now = itertools.count(1000.0, 1.0)  # one second per call: every call inside one 60 s window
         for _ in range(calls):
@@ -172,7 +177,7 @@ def test_property_7_all_pages_are_read(tables):
 
 def test_get_active_regions_reads_its_tables_from_the_environment(tables, monkeypatch):
     status, state = tables("RegionStatusTable", "SyncStateTable")
-    regions._cache.clear()
+    region_status._cache.clear()
     for k, v in {
         "STACK_NAME": "s",
         "ACCOUNTS_TABLE": "a",

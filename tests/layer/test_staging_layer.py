@@ -11,30 +11,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from fleet_sync.accounts import AccountRecord
-from fleet_sync.errors import InvalidSyncInput
-from fleet_sync.models import ItemResult, parse_sync_input
-from fleet_sync.plan import build_plan
-from fleet_sync.regions import RegionStatus, drs_regions, iso
-from fleet_sync.runs import summarize
-from fleet_sync.staging import (
+from fleet_sync.core.clock import iso
+from fleet_sync.core.errors import InvalidSyncInput
+from fleet_sync.core.regions import drs_regions
+from fleet_sync.run.accounts import AccountRecord
+from fleet_sync.run.models import ItemNote, ItemResult, RunRecord, parse_sync_input
+from fleet_sync.run.plan import build_plan
+from fleet_sync.run.region_status import RegionStatus
+from fleet_sync.run.registry import sync_spec
+from fleet_sync.run.tasks import build_summary
+from fleet_sync.syncs.staging import extend
+from fleet_sync.syncs.staging.extend import (
+    ExtendRun,
     RegionNotActive,
     auto_extend_staging_servers,
     extend_source_server,
-    get_extended_source_servers,
-    get_staging_account_servers,
 )
-from fleet_sync.staging_spec import StagingSyncInput, refine_staging_summary, staging_plan_statuses, staging_targets
-from fleet_sync.staging_store import (
-    BACKOFF_MAX,
-    QUOTA_SK,
-    ExtensionStore,
-    backoff,
-    get_extension_audit,
-    get_extension_failures,
-    is_deferred,
-)
-from fleet_sync.syncs import sync_spec
+from fleet_sync.syncs.staging.queries import get_extension_audit, get_extension_failures
+from fleet_sync.syncs.staging.reads import get_extended_source_servers, get_staging_account_servers
+from fleet_sync.syncs.staging.spec import StagingSyncInput, staging_plan_statuses, staging_targets
+from fleet_sync.syncs.staging.store import BACKOFF_MAX, QUOTA_SK, ExtensionStore, backoff, is_deferred
 
 REGIONS = drs_regions()
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -66,13 +62,6 @@ def test_targets_are_target_accounts_that_trust_staging_accounts():
     assert [a.accountId for a in staging_targets(ACCOUNTS, StagingSyncInput(targetAccounts=[T2]))] == [T2]
     with pytest.raises(InvalidSyncInput, match="not registered target"):
         staging_targets(ACCOUNTS, StagingSyncInput(targetAccounts=[S1]))
-
-
-def test_staging_spec_is_registered_with_its_hooks():
-    spec = sync_spec("staging")
-    assert spec.machine_suffix == "staging-account-sync"
-    assert spec.input_model is StagingSyncInput
-    assert {"serversExtended", "serversFailed", "serversDeferred"} <= set(spec.summary_counts)
 
 
 # ------------------------------------------------------------------ plan statuses
@@ -217,7 +206,7 @@ class NullStore:
     def failures(self, target, region):
         return {}
 
-    def record_failure(self, **kw):
+    def record_failure(self, failure, **kw):
         return kw
 
     def record_quota(self, **kw):
@@ -226,7 +215,7 @@ class NullStore:
     def clear_failures(self, *a):
         pass
 
-    def record_extension(self, **kw):
+    def record_extension(self, extension, **kw):
         return kw
 
 
@@ -248,9 +237,8 @@ def test_property_11_the_named_functions_touch_exactly_the_active_regions(active
     assert set(extended) == set(active) and touched(fakes) == set(active)
     fakes = fleet_of(REGIONS)
     target = AccountRecord(accountId=T1, kind="target", stagingAccounts=[S1, S2])
-    report = auto_extend_staging_servers(
-        target, active, drs_for=fakes.__getitem__, store=NullStore(), execution_arn="arn:x", run_id="r", now=NOW
-    )
+    run = ExtendRun(execution_arn="arn:x", run_id="r", now=NOW)
+    report = auto_extend_staging_servers(target, active, drs_for=fakes.__getitem__, store=NullStore(), run=run)
     # Then only the active regions were called, and every extensible server there was extended once
     assert touched(fakes) == set(active)
     assert report.counts["serversExtended"] == 4 * len(active)
@@ -335,9 +323,8 @@ TARGET = AccountRecord(accountId=T1, kind="target", stagingAccounts=[S1, S2])
 
 
 def run(fakes, store, region="us-east-1", **kw):
-    return auto_extend_staging_servers(
-        TARGET, [region], drs_for=fakes.__getitem__, store=store, execution_arn="arn:exec", run_id="run-1", **kw
-    )
+    options = ExtendRun(execution_arn="arn:exec", run_id="run-1", **kw)
+    return auto_extend_staging_servers(TARGET, [region], drs_for=fakes.__getitem__, store=store, run=options)
 
 
 def creates(fake):
@@ -350,7 +337,7 @@ def test_a_permanent_failure_is_remembered_and_deferred(store):
     fakes["us-east-1"].errors[bad] = ("ValidationException", "default EBS encryption key cannot be shared")
     first = run(fakes, store)
     assert first.counts["serversExtended"] == 3 and first.counts["serversFailed"] == 1
-    assert any("extension failed" in n and bad in n for n in first.notes)
+    assert [(n.kind, n.record["stagingServerArn"]) for n in first.notes] == [("extension failed", bad)]
     record = store.failures(T1, "us-east-1")[bad]
     assert record["attempts"] == 1 and record["errorCode"] == "ValidationException"
     # The next run (5 minutes later) does not retry it
@@ -402,7 +389,7 @@ def test_a_dry_run_lists_candidates_and_writes_nothing(store):
     assert report.counts["serversToExtend"] == 4 and report.counts["serversExtended"] == 0
     assert creates(fakes["us-east-1"]) == 0
     assert store.table.scan()["Items"] == []
-    assert sum(1 for n in report.notes if n.startswith("would extend: ")) == 4
+    assert [n.kind for n in report.notes] == ["would extend"] * 4
 
 
 def test_an_untrusted_staging_account_does_not_stop_the_others(store):
@@ -429,10 +416,7 @@ def test_an_untrusted_staging_account_does_not_stop_the_others(store):
 
 
 def test_summary_lifts_failures_and_dry_run():
-    note = (
-        'extension failed: {"code": "ValidationException", "region": "us-east-1", "stagingServerArn": "a", '
-        '"targetAccountId": "111111111111"}'
-    )
+    failure = {"code": "ValidationException", "region": "us-east-1", "stagingServerArn": "a", "targetAccountId": T1}
     results = [
         ItemResult(
             accountId=T1,
@@ -440,21 +424,69 @@ def test_summary_lifts_failures_and_dry_run():
             status="AVAILABLE",
             ok=True,
             counts={"serversFailed": 1, "serversExtended": 2},
-            warnings=[note, "staging account x: AccessDeniedException: no"],
+            warnings=["staging account x: AccessDeniedException: no"],
+            notes=[ItemNote(kind="extension failed", record=failure)],
         )
     ]
-    run_state = {"decision": "filtered", "workItems": [], "pairsSkipped": 3, "options": {"dryRun": False}}
-    summary = summarize(
-        sync="staging",
-        run_id="r",
-        execution_arn="arn",
-        plan=run_state,
-        results=results,
-        extra_counts=sync_spec("staging").summary_counts,
+    run_state = RunRecord(
+        sync="staging", runId="r", executionArn="arn", decision="filtered", pairsSkipped=3, options={"dryRun": False}
     )
-    summary = refine_staging_summary(summary, results, run_state)
+    summary = build_summary(sync_spec("staging"), run_state, results).dump()
     assert summary["dryRun"] is False and summary["serversFailed"] == 1 and summary["serversExtended"] == 2
-    assert summary["failures"] == [
-        {"code": "ValidationException", "region": "us-east-1", "stagingServerArn": "a", "targetAccountId": T1}
+    assert summary["failures"] == [failure]
+    assert "wouldExtend" not in summary and "targetAccounts" not in summary
+    assert summary["callsSavedVsAllRegions"] == 3 * 2
+
+
+def test_a_dry_run_summary_lists_its_candidates_and_its_targets():
+    candidate = {"region": "us-east-1", "stagingServerArn": "a", "targetAccountId": T1, "hostname": None}
+    results = [
+        ItemResult(
+            accountId=T1,
+            region="us-east-1",
+            status="AVAILABLE",
+            ok=True,
+            counts={"serversToExtend": 1},
+            notes=[ItemNote(kind="would extend", record=candidate)],
+        )
     ]
-    assert "wouldExtend" not in summary
+    options = {"dryRun": True, "targetAccounts": [T1]}
+    run_state = RunRecord(sync="staging", runId="r", executionArn="arn", decision="filtered", options=options)
+    summary = build_summary(sync_spec("staging"), run_state, results).dump()
+    assert summary["wouldExtend"] == [candidate] and summary["targetAccounts"] == [T1]
+    assert summary["serversToExtend"] == 1 and summary["failures"] == []
+
+
+def test_an_extension_still_throttled_after_the_sdk_is_tried_once_more(store, monkeypatch):
+    # Given one staging server whose extension is throttled once more after the SDK's own retries
+    monkeypatch.setattr(extend, "RETHROTTLE_PAUSE_SECONDS", 0)
+    fakes = fleet_of(["us-east-1"])
+    fake = fakes["us-east-1"]
+    throttled = arn(S1, "us-east-1", 0)
+    fake.errors[throttled] = ("ThrottlingException", "Rate exceeded")
+    create = fake.create_extended_source_server
+
+    def once_throttled(sourceServerArn, tags=None):
+        try:
+            return create(sourceServerArn, tags)
+        finally:
+            fake.errors.pop(sourceServerArn, None)
+
+    fake.create_extended_source_server = once_throttled
+    # When the staging sync extends the target
+    report = run(fakes, store)
+    # Then the second pass extended it: every server is extended, nothing is handed back
+    assert report.counts["serversExtended"] == 4 and report.counts["serversThrottled"] == 0
+    assert report.throttled is None and creates(fake) == 5
+    assert len(get_extension_audit(store.table, T1, ["us-east-1"])) == 4
+
+
+def test_an_extension_throttled_on_both_passes_hands_the_item_back(store, monkeypatch):
+    monkeypatch.setattr(extend, "RETHROTTLE_PAUSE_SECONDS", 0)
+    fakes = fleet_of(["us-east-1"])
+    throttled = arn(S2, "us-east-1", 100)
+    fakes["us-east-1"].errors[throttled] = ("ThrottlingException", "Rate exceeded")
+    report = run(fakes, store)
+    assert report.counts["serversExtended"] == 3 and report.counts["serversThrottled"] == 1
+    assert report.throttled is not None and report.throttled.response["Error"]["Code"] == "ThrottlingException"
+    assert store.failures(T1, "us-east-1") == {}  # throttling is not a failure to back off from

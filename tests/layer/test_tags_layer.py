@@ -1,12 +1,14 @@
 """The tag sync's pure pieces: desired tags and the change plan (idempotence, only its own keys removed)."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet_sync.models import ItemResult, SyncInput
-from fleet_sync.runs import summarize
-from fleet_sync.syncs import sync_spec
-from fleet_sync.tags import (
+from fleet_sync.core.errors import InvalidSyncInput
+from fleet_sync.run.models import ItemResult, RunRecord, parse_sync_input
+from fleet_sync.run.registry import sync_spec
+from fleet_sync.run.tasks import build_summary
+from fleet_sync.syncs.tags.tagging import (
     MAX_TAGS,
     PROVENANCE_KEYS,
     desired_tags,
@@ -14,7 +16,6 @@ from fleet_sync.tags import (
     servers_from_drs,
     servers_from_inventory,
 )
-from fleet_sync.tags_spec import TagSyncInput, refine_tag_summary
 
 ORIGIN = ("111111111111", "us-east-1")
 
@@ -109,10 +110,11 @@ def test_a_key_someone_else_set_to_the_same_value_is_not_claimed():
     assert later.to_remove == []
 
 
-def test_tag_sync_input_is_the_common_input():
-    assert issubclass(TagSyncInput, SyncInput)
-    assert sync_spec("tags").input_model is TagSyncInput
-    assert sync_spec("tags").machine_suffix == "tag-sync"
+def test_the_tag_sync_takes_the_common_input_and_nothing_else():
+    model = sync_spec("tags").input_model
+    assert parse_sync_input(model, "tags", {"accounts": ["111111111111"], "mode": "discovery"}).mode == "discovery"
+    with pytest.raises(InvalidSyncInput, match="dryRun"):
+        parse_sync_input(model, "tags", {"dryRun": True})  # the staging sync's option, not the tag sync's
 
 
 def test_tag_summary_lists_skipped_by_reason_and_calls_saved():
@@ -127,19 +129,19 @@ def test_tag_summary_lists_skipped_by_reason_and_calls_saved():
             counts={"serversTagged": 2, "skipped.disconnected": 1, "skipped.notOnEc2": 2},
         )
     ]
-    plan = {
-        "decision": "filtered",
-        "workItems": [{"accountId": "111111111111", "region": "us-east-1"}],
-        "workItemCount": 1,
-        "pairsTotal": 34,
-        "pairsSkipped": 33,
-    }
-    spec = sync_spec("tags")
-    summary = summarize(
-        sync="tags", run_id="r", execution_arn="arn", plan=plan, results=results, extra_counts=spec.summary_counts
+    run = RunRecord(
+        sync="tags",
+        runId="r",
+        executionArn="arn",
+        decision="filtered",
+        workItems=[{"accountId": "111111111111", "region": "us-east-1"}],
+        workItemCount=1,
+        pairsTotal=34,
+        pairsSkipped=33,
     )
-    summary = refine_tag_summary(summary, results, plan)
+    summary = build_summary(sync_spec("tags"), run, results).dump()
     assert summary["serversTagged"] == 2 and summary["tagsAdded"] == 0
     assert summary["skipped"] == {"disconnected": 1, "notOnEc2": 2}
     assert summary["regionsScanned"] == 1
     assert summary["callsSavedVsAllRegions"] == 33 * 2
+    assert summary["serversSynced"] == 5  # the servers the item listed in its pair

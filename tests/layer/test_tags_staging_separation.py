@@ -1,16 +1,18 @@
-"""Separation of concerns (requirement 11), checked from template.yaml and the code itself.
+"""Separation of concerns, checked from template.yaml and the code itself.
 
 Everything that writes to DRS (tags, launch configurations, extensions) runs only in the data-management
 side: the tag and staging sync workers. DRS and EC2 calls happen under the fleet role each worker assumes
 in an account (that role's template grants the DRS actions), so in this stack:
 - only a sync state machine's worker function may sts:AssumeRole the fleet role;
 - no function's own policy grants a DRS or EC2 write action, or any "*" action;
-- the DRS write calls live in two layer modules, and only the two workers' code reaches them.
+- the DRS write calls live in two layer modules, and only the two workers' code reaches them (and the query
+  function reaches no write path at all).
 """
 
 import ast
 from pathlib import Path
 
+import grimp
 import pytest
 
 from sandbox.stack import load_template
@@ -20,8 +22,12 @@ TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
 LAYER = ROOT / "functions" / "shared" / "fleet_sync"
 DRS_WRITES = ("tag_resource", "untag_resource", "update_launch_configuration", "create_extended_source_server")
-WRITE_MODULES = {"fleet_sync.tags", "fleet_sync.staging"}
-WRITE_WORKERS = {"TagSyncWorkerFunction": "fleet_sync.tags", "StagingSyncWorkerFunction": "fleet_sync.staging"}
+WRITE_MODULES = {"fleet_sync.syncs.tags.tagging", "fleet_sync.syncs.staging.extend"}
+WRITE_WORKERS = {
+    "TagsWorkerFunction": "fleet_sync.syncs.tags.tagging",
+    "StagingWorkerFunction": "fleet_sync.syncs.staging.extend",
+}
+GRAPH = grimp.build_graph("fleet_sync", cache_dir=None)
 WRITE_ACTIONS = {
     "drs:TagResource",
     "drs:UntagResource",
@@ -64,16 +70,16 @@ def sync_workers():
 
 def test_the_tag_and_staging_syncs_have_their_own_workers():
     workers = sync_workers()
-    assert workers["tags"] == "TagSyncWorkerFunction"
-    assert workers["staging"] == "StagingSyncWorkerFunction"
+    assert workers["tags"] == "TagsWorkerFunction"
+    assert workers["staging"] == "StagingWorkerFunction"
     assert workers["inventory"] == "InventoryWorkerFunction"
 
 
 def test_only_sync_workers_may_assume_the_fleet_role():
     assuming = {lid for lid, f in functions().items() if any("sts:AssumeRole" in actions(s) for s in statements(f))}
     assert set(WRITE_WORKERS) <= assuming
-    # and the data-management function, for the API's writes (issue 6: terminate recovery instances, refresh
-    # stale inventory pairs from DRS); never the read-only query function
+    # and the data-management function, for the API's writes (terminate recovery instances, refresh stale
+    # inventory pairs from DRS); never the read-only query function
     assert assuming <= set(sync_workers().values()) | {"DataManagementFunction"}
     assert "QueryApiFunction" not in assuming
 
@@ -104,60 +110,33 @@ def test_the_workers_assume_only_the_fleet_role():
 # ------------------------------------------------------------------ the code
 
 
-def module_imports(path: Path, package: str) -> set[str]:
-    """fleet_sync modules a file imports (absolute or relative, at any depth of the file)."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: from .x import y / from . import x
-                base = node.module and f"{package}.{node.module}"
-                if base:
-                    out.add(base)
-                else:
-                    out |= {f"{package}.{a.name}" for a in node.names}
-            elif node.module and node.module.startswith("fleet_sync"):
-                out.add(node.module)
-                out |= {f"{node.module}.{a.name}" for a in node.names}
-        elif isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("fleet_sync")}
-    return out
-
-
-LAYER_MODULES = {f"fleet_sync.{p.stem}": p for p in LAYER.glob("*.py") if p.stem != "__init__"}
-GRAPH = {name: module_imports(path, "fleet_sync") & set(LAYER_MODULES) for name, path in LAYER_MODULES.items()}
-
-
-def closure(start: set[str]) -> set[str]:
-    seen, todo = set(), list(start & set(LAYER_MODULES))
-    while todo:
-        m = todo.pop()
-        if m not in seen:
-            seen.add(m)
-            todo += GRAPH[m]
-    return seen
-
-
-def handler_of(function_id: str) -> Path:
+def handler_imports(function_id: str) -> set[str]:
+    """The layer modules a function's handler imports."""
     code_uri = functions()[function_id]["Properties"]["CodeUri"]
-    return ROOT / code_uri / "app.py"
+    tree = ast.parse((ROOT / code_uri / "app.py").read_text())
+    return {
+        n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("fleet_sync")
+    }
+
+
+def reached(modules: set[str]) -> set[str]:
+    """The modules these import, directly or not, and themselves."""
+    return set().union(modules, *(GRAPH.find_upstream_modules(m) for m in modules))
 
 
 def test_drs_writes_are_called_only_in_the_write_modules():
-    for name, path in LAYER_MODULES.items():
-        calls = {
-            n.func.attr
-            for n in ast.walk(ast.parse(path.read_text()))
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in DRS_WRITES
-        }
-        if name not in WRITE_MODULES:
-            assert not calls, f"{name} calls {calls}"
-    assert closure({"fleet_sync.tags"}) >= {"fleet_sync.tags"}
+    callers = set()
+    for path in LAYER.rglob("*.py"):
+        name = "fleet_sync." + ".".join(path.relative_to(LAYER).with_suffix("").parts)
+        for n in ast.walk(ast.parse(path.read_text())):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in DRS_WRITES:
+                callers.add(name)
+    assert callers == WRITE_MODULES
 
 
 @pytest.mark.parametrize("function_id", sorted(functions()))
 def test_only_the_write_workers_reach_the_write_modules(function_id):
-    reached = closure(module_imports(handler_of(function_id), "fleet_sync"))
-    writes = reached & WRITE_MODULES
+    writes = reached(handler_imports(function_id)) & WRITE_MODULES
     if function_id in WRITE_WORKERS:
         assert writes == {WRITE_WORKERS[function_id]}
     else:
@@ -165,6 +144,22 @@ def test_only_the_write_workers_reach_the_write_modules(function_id):
 
 
 def test_the_shared_task_functions_import_only_the_read_only_sync_specs():
-    # syncs.py (imported by every shared task) reaches the specs, never the write modules
-    assert not closure({"fleet_sync.syncs"}) & WRITE_MODULES
-    assert {"fleet_sync.tags_spec", "fleet_sync.staging_spec"} <= closure({"fleet_sync.syncs"})
+    registry = reached({"fleet_sync.run.registry"})
+    assert not registry & WRITE_MODULES
+    assert {"fleet_sync.syncs.tags.spec", "fleet_sync.syncs.staging.spec"} <= registry
+
+
+def test_the_query_function_reaches_no_write_path():
+    """Its role could not use them anyway; keeping them out keeps the function what its name says."""
+    seen = reached(handler_imports("QueryApiFunction"))
+    assert "fleet_sync.api.query" in seen
+    forbidden = {
+        "fleet_sync.api.manage",
+        "fleet_sync.api.accounts_admin",
+        "fleet_sync.api.operations",
+        "fleet_sync.syncs.inventory.refresh",  # the DRS fallback, which writes back
+        "fleet_sync.syncs.recovery_instances.terminate",
+        "fleet_sync.run.tasks",
+        *WRITE_MODULES,
+    }
+    assert not seen & forbidden, sorted(seen & forbidden)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet_sync.syncs import sync_spec
+from fleet_sync.run.registry import state_machine_name
 from sandbox.asl_check import check, placeholders
 from sandbox.stack import load_template
 
@@ -14,8 +14,8 @@ TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
 # (machine, worker, the parameter holding its schedule's minutes, that parameter's default)
 SYNCS = {
-    "tags": ("TagSyncStateMachine", "TagSyncWorkerFunction", "TagSyncRateMinutes", 60),
-    "staging": ("StagingSyncStateMachine", "StagingSyncWorkerFunction", "StagingSyncRateMinutes", 5),
+    "tags": ("TagSyncStateMachine", "TagsWorkerFunction", "TagSyncRateMinutes", 60),
+    "staging": ("StagingSyncStateMachine", "StagingWorkerFunction", "StagingSyncRateMinutes", 5),
 }
 
 
@@ -28,7 +28,7 @@ def test_the_state_machine_is_named_and_wired_as_the_code_expects(sync):
     machine_id, worker_id, rate_parameter, minutes = SYNCS[sync]
     props = RESOURCES[machine_id]["Properties"]
     # the name the data-management function derives from the SyncSpec
-    assert props["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{sync_spec(sync).machine_suffix}"}
+    assert props["Name"] == {"Fn::Sub": state_machine_name("${AWS::StackName}", sync)}
     subs = props["DefinitionSubstitutions"]
     assert subs["SyncName"] == sync
     assert subs["WorkerFunctionArn"] == {"Fn::GetAtt": [worker_id, "Arn"]}
@@ -62,8 +62,8 @@ def test_the_asl_is_the_inventory_asl_but_for_its_comment(sync):
 
 
 def test_the_workers_use_least_privilege_policy_templates():
-    tag = RESOURCES["TagSyncWorkerFunction"]["Properties"]["Policies"]
-    staging = RESOURCES["StagingSyncWorkerFunction"]["Properties"]["Policies"]
+    tag = RESOURCES["TagsWorkerFunction"]["Properties"]["Policies"]
+    staging = RESOURCES["StagingWorkerFunction"]["Properties"]["Policies"]
 
     def tables(policies, kind):
         return {p[kind]["TableName"]["Ref"] for p in policies if kind in p}
