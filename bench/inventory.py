@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from fleet_sync.regions import drs_regions
+from fleet_sync.core.regions import drs_regions
 from sandbox import Sandbox
 
 FLEET = Path(__file__).resolve().parents[1] / "events" / "fleets" / "bench.yaml"
@@ -80,7 +80,7 @@ class _DynamoRequests:
         self.count = Counter()
 
     def __enter__(self):
-        from fleet_sync import aws  # the sandbox's fresh import, the one the handlers and queries use
+        from fleet_sync.core import aws  # the sandbox's fresh import, the one the handlers and queries use
 
         self.events = aws.dynamodb().meta.client.meta.events
         self.events.register("before-parameter-build.dynamodb", self._count)
@@ -107,7 +107,7 @@ def _query_latency() -> dict:
     }
     with Sandbox(fleet=fleet, parameters={**QUIET, "DrsRegions": "us-east-1,us-west-2"}) as sb:
         sb.run_sync("inventory")
-        from fleet_sync.inventory_query import query_inventory
+        from fleet_sync.syncs.inventory.refresh import query_inventory
 
         out = {"rows": len(sb.items("inventory"))}
         for label, regions, filters in (

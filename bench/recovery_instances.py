@@ -68,7 +68,7 @@ def _drs_by_operation(sb: Any) -> Counter:
 def _per_instance_sync(sb: Any, pairs: list[tuple[str, str]]) -> tuple[int, int, int, float]:
     """What the predecessor did: list each pair, then per instance one DescribeSourceServers and one
     DescribeInstances. Returns (list calls, DescribeSourceServers, DescribeInstances, seconds)."""
-    from fleet_sync.aws import ApiCallCounter
+    from fleet_sync.core.aws import ApiCallCounter
 
     counter = ApiCallCounter()
     started = time.perf_counter()
@@ -92,12 +92,13 @@ def _per_instance_sync(sb: Any, pairs: list[tuple[str, str]]) -> tuple[int, int,
 def _check_existing(sb: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     import boto3
 
-    from fleet_sync.aws import ApiCallCounter
-    from fleet_sync.recovery_queries import check_existing_recovery_instances, clear_status_cache
+    from fleet_sync.core.aws import ApiCallCounter
+    from fleet_sync.syncs.recovery_instances.queries import check_existing_recovery_instances
+    from fleet_sync.syncs.recovery_instances.status import clear_status_cache
 
-    with_instance = [r["sourceServerId"] for r in rows][:60]
+    with_instance = [r["sourceServerID"] for r in rows][:60]
     servers = [s["sourceServerID"] for p in _pages(sb, A, "us-east-1") for s in p["items"]]
-    without = [s for s in servers if s not in {r["sourceServerId"] for r in rows}]
+    without = [s for s in servers if s not in {r["sourceServerID"] for r in rows}]
     ids = with_instance + without[:20]
     ids += [f"s-{n:017x}" for n in range(100 - len(ids))]  # servers DRS never had
 
@@ -126,11 +127,11 @@ def _check_existing(sb: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     batched_ms = timed(lambda: check_existing_recovery_instances(ids, ddb=ddb), 10)
     ddb, per_item = counted()
     table = ddb.Table(sb.table_name("recovery-instances"))
-    per_item_ms = timed(lambda: [table.get_item(Key={"sourceServerId": sid}) for sid in ids], 3)
+    per_item_ms = timed(lambda: [table.get_item(Key={"sourceServerID": sid}) for sid in ids], 3)
     ddb_rt, _ = counted(ROUND_TRIP_MS)
     batched_rt_ms = timed(lambda: check_existing_recovery_instances(ids, ddb=ddb_rt), 5)
     table_rt = ddb_rt.Table(sb.table_name("recovery-instances"))
-    per_item_rt_ms = timed(lambda: [table_rt.get_item(Key={"sourceServerId": sid}) for sid in ids], 3)
+    per_item_rt_ms = timed(lambda: [table_rt.get_item(Key={"sourceServerID": sid}) for sid in ids], 3)
     return {
         "servers": len(ids),
         "first": first.as_dict(),
@@ -152,7 +153,7 @@ def _pages(sb: Any, account: str, region: str):
 
 
 def bench_recovery_instances() -> dict:
-    from fleet_sync.recovery_queries import clear_status_cache
+    from fleet_sync.syncs.recovery_instances.status import clear_status_cache
     from sandbox import Sandbox
 
     clear_status_cache()

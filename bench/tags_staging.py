@@ -24,7 +24,9 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from fleet_sync.regions import drs_regions, invalidate_region_cache, iso
+from fleet_sync.core.clock import iso
+from fleet_sync.core.regions import drs_regions
+from fleet_sync.run.region_status import invalidate_region_cache
 from sandbox import Sandbox
 
 A, B, C, S = "111111111111", "222222222222", "333333333333", "444444444444"

@@ -209,7 +209,7 @@ def test_the_role_name_is_the_products_default():
 
 
 def test_sessions_fit_the_roles_maximum():
-    aws_py = ast.parse((CODE / "shared" / "fleet_sync" / "aws.py").read_text())
+    aws_py = ast.parse((CODE / "shared" / "fleet_sync" / "core" / "aws.py").read_text())
     asked = [
         v.value
         for node in ast.walk(aws_py)

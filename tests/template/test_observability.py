@@ -22,10 +22,11 @@ import pytest
 from moto import mock_aws
 from template_helpers import ROOT
 
-from fleet_sync import orchestration
-from fleet_sync.observability import execution_keys, metrics
-from fleet_sync.recovery_instances import FRESH_MINUTES
-from fleet_sync.syncs import SYNCS
+from fleet_sync.core.observability import execution_keys, metrics
+from fleet_sync.run import tasks
+from fleet_sync.run.registry import SYNCS
+from fleet_sync.run.summary import Summary
+from fleet_sync.syncs.recovery_instances.status import FRESH_MINUTES
 from sandbox import stack
 
 NAMESPACE = "DRSFleetSync"
@@ -72,8 +73,11 @@ def emitted(monkeypatch):
     metrics.clear_metrics()
 
     def publish(**summary: Any) -> dict[str, Any]:
-        orchestration._publish_metrics(
-            {"sync": "staging", "decision": "filtered", "outcome": "complete", **summary},
+        empty = {"executionArn": "arn", "runId": "r", "workItems": [], "workItemCount": 0, "activeRegions": []}
+        empty |= {"regionsSkipped": 0, "pairsTotal": 0, "pairsSkipped": 0, "apiCalls": {}, "apiCallTotal": 0}
+        empty |= {"itemsByStatus": {}, "serversSynced": 0, "errorCount": 0, "errors": [], "counts": {}}
+        tasks._publish_metrics(
+            Summary(**{**empty, "sync": "staging", "decision": "filtered", "outcome": "complete", **summary}),
             SimpleNamespace(metrics_namespace=NAMESPACE),
         )
         try:
@@ -154,9 +158,10 @@ def test_execution_keys_come_from_every_kind_of_task_event():
         "executionArn": resolve["executionArn"],
         "runId": "sample",
     }
-    work_item = json.loads((ROOT / "events/task-scan-inventory.json").read_text())
+    work_item = json.loads((ROOT / "events/task-inventory-worker.json").read_text())
     assert execution_keys(work_item) == {
         "sync": "inventory",
+        "executionArn": work_item["executionArn"],
         "runId": "sample",
         "accountId": "111111111111",
         "region": "us-east-1",

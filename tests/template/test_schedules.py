@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 from template_helpers import ROOT
 
-from fleet_sync.models import parse_sync_input
-from fleet_sync.syncs import sync_spec
+from fleet_sync.run.models import parse_sync_input
+from fleet_sync.run.registry import sync_spec
 from sandbox import stack
 
 # (state machine, SAM event, sync, rate parameter, switch parameter, default minutes, execution input)
@@ -162,7 +162,7 @@ def test_samconfig_deploys_a_working_stack_with_every_schedule_on():
 
 
 def test_the_recovery_instance_cache_freshness_assumes_the_default_schedule(translated):
-    from fleet_sync.recovery_instances import FRESH_MINUTES, SCHEDULE_MINUTES
+    from fleet_sync.syncs.recovery_instances.status import FRESH_MINUTES, SCHEDULE_MINUTES
 
     assert translated.sam["Parameters"]["RecoveryInstanceSyncRateMinutes"]["Default"] == SCHEDULE_MINUTES
     assert FRESH_MINUTES == 3 * SCHEDULE_MINUTES  # three missed runs before the cache stops being trusted

@@ -53,7 +53,7 @@ def _declared_keys(module) -> dict[str, tuple[str, ...]]:
 
 
 def test_the_layer_addresses_tables_by_their_template_keys():
-    from fleet_sync import tables as module
+    from fleet_sync.core import tables as module
 
     declared = _declared_keys(module)
     assert set(declared) == {

@@ -325,5 +325,6 @@ def auto_extend_staging_servers(
     now = run.now or utc_now()
     report = ExtendReport()
     for region in active_regions:
-        RegionExtension(target, region, active_regions, drs_for(region), store).run(run, now, report)
+        drs = drs_for(region)
+        RegionExtension(target, region, active_regions, drs, store).run(run, now, report)
     return report

@@ -30,10 +30,9 @@ def get_staging_account_servers(
     out: dict[str, list[dict[str, Any]]] = {}
     for region in active_regions:
         items: list[dict[str, Any]] = []
-        for page in (
-            drs_for(region)
-            .get_paginator("list_extensible_source_servers")
-            .paginate(stagingAccountID=staging_account_id, PaginationConfig={"PageSize": EXTENSIBLE_PAGE_SIZE})
+        drs = drs_for(region)
+        for page in drs.get_paginator("list_extensible_source_servers").paginate(
+            stagingAccountID=staging_account_id, PaginationConfig={"PageSize": EXTENSIBLE_PAGE_SIZE}
         ):
             items.extend(page.get("items", []))
         out[region] = items

@@ -245,11 +245,12 @@ class PairTagger:
         return counts
 
     def _write(self, s: Server, change: TagChange, counts: Counter[str]) -> None:
+        drs = self.drs
         if change.to_set:
-            self.drs.tag_resource(resourceArn=s.arn, tags=change.to_set)
+            drs.tag_resource(resourceArn=s.arn, tags=change.to_set)
             counts["tagsAdded"] += len(change.to_set)
         if change.to_remove:
-            self.drs.untag_resource(resourceArn=s.arn, tagKeys=change.to_remove)
+            drs.untag_resource(resourceArn=s.arn, tagKeys=change.to_remove)
             counts["tagsRemoved"] += len(change.to_remove)
 
     def _check_copy_tags(self, s: Server, checked_at: str | None, counts: Counter[str]) -> str | None:
@@ -257,11 +258,12 @@ class PairTagger:
         last_check = parse_iso(checked_at)
         if last_check is not None and last_check >= self.now - COPY_TAGS_RECHECK:
             return checked_at
+        drs = self.drs
         try:
-            config = self.drs.get_launch_configuration(sourceServerID=s.server_id)
+            config = drs.get_launch_configuration(sourceServerID=s.server_id)
             counts["launchConfigsChecked"] += 1
             if not config.get("copyTags"):
-                self.drs.update_launch_configuration(sourceServerID=s.server_id, copyTags=True)
+                drs.update_launch_configuration(sourceServerID=s.server_id, copyTags=True)
                 counts["launchConfigsUpdated"] += 1
             return iso(self.now)
         except ClientError as exc:

@@ -32,7 +32,8 @@ def list_pair_servers(ctx: WorkContext, drs: Any) -> tuple[list[Server], str]:
 
 def work(ctx: WorkContext) -> WorkOutcome:
     item = ctx.item
-    servers, source = list_pair_servers(ctx, ctx.client("drs"))
+    drs = ctx.client("drs")
+    servers, source = list_pair_servers(ctx, drs)
     report = sync_pair_tags(
         item.accountId,
         item.region,
