@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 PYTEST_WORKERS ?= 2
 # Each holds tests with its own conftest and sibling imports: mypy checks them one folder at a time.
-TEST_DIRS := tests/api tests/layer tests/sandbox tests/template tests/workflows
+TEST_DIRS := tests/api tests/unit/layer tests/sandbox tests/unit/template tests/workflows
 
 .PHONY: help venv demo check test lint typecheck complexity fast-tests other-tests security template-checks bench clean
 

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 BENCHES = [
     ("bench.sandbox", "bench_sandbox"),
@@ -22,7 +23,7 @@ BENCHES = [
 ]
 
 
-def _table(headers: list[str], rows: list[list]) -> str:
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[str(c) for c in headers]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731

@@ -18,10 +18,11 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from fleet_sync.regions import drs_regions
+from fleet_sync.core.regions import drs_regions
 from sandbox import Sandbox
 
 FLEET = Path(__file__).resolve().parents[1] / "events" / "fleets" / "bench.yaml"
@@ -29,8 +30,8 @@ LATENCY_MS = 50
 QUIET = {"LogLevel": "WARNING"}
 
 
-def _by_operation(sb: Sandbox) -> Counter:
-    out: Counter = Counter()
+def _by_operation(sb: Sandbox) -> Counter[str]:
+    out: Counter[str] = Counter()
     for c in sb.drs_calls()["calls"]:
         out[c["operation"]] += c["calls"]
     return out
@@ -42,7 +43,7 @@ def _lower_bound(sb: Sandbox, pairs: set[tuple[str, str]]) -> int:
     return sum(max(1, math.ceil(servers.get(p, 0) / 1000)) + 1 for p in pairs)
 
 
-def _measure(fleet: dict, filtering: bool) -> dict:
+def _measure(fleet: dict[str, Any], filtering: bool) -> dict[str, Any]:
     parameters = {**QUIET, "RegionFiltering": "true" if filtering else "false"}
     with Sandbox(fleet=copy.deepcopy(fleet), parameters=parameters) as sb:
         sb.run_sync("inventory")  # the first run populates region status and the inventory
@@ -61,7 +62,7 @@ def _measure(fleet: dict, filtering: bool) -> dict:
         }
 
 
-def _without_ec2(fleet: dict, max_servers: int | None = None) -> dict:
+def _without_ec2(fleet: dict[str, Any], max_servers: int | None = None) -> dict[str, Any]:
     """The same accounts and regions without EC2-backed servers (and at most max_servers per pair)."""
     out = copy.deepcopy(fleet)
     for account in out["accounts"]:
@@ -76,24 +77,24 @@ def _without_ec2(fleet: dict, max_servers: int | None = None) -> dict:
 
 
 class _DynamoRequests:
-    def __init__(self):
-        self.count = Counter()
+    def __init__(self) -> None:
+        self.count: Counter[str] = Counter()
 
-    def __enter__(self):
-        from fleet_sync import aws  # the sandbox's fresh import, the one the handlers and queries use
+    def __enter__(self) -> _DynamoRequests:
+        from fleet_sync.core import aws  # the sandbox's fresh import, the one the handlers and queries use
 
         self.events = aws.dynamodb().meta.client.meta.events
         self.events.register("before-parameter-build.dynamodb", self._count)
         return self
 
-    def _count(self, model=None, **_):
+    def _count(self, model: Any = None, **_: Any) -> None:
         self.count[model.name] += 1
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.events.unregister("before-parameter-build.dynamodb", self._count)
 
 
-def _query_latency() -> dict:
+def _query_latency() -> dict[str, Any]:
     fleet = {
         "seed": 5,
         "accounts": [
@@ -107,20 +108,22 @@ def _query_latency() -> dict:
     }
     with Sandbox(fleet=fleet, parameters={**QUIET, "DrsRegions": "us-east-1,us-west-2"}) as sb:
         sb.run_sync("inventory")
-        from fleet_sync.inventory_query import query_inventory
+        from fleet_sync.syncs.inventory.refresh import query_inventory
 
-        out = {"rows": len(sb.items("inventory"))}
+        out: dict[str, Any] = {"rows": len(sb.items("inventory"))}
         for label, regions, filters in (
             ("all CONTINUOUS servers, 2 regions", ["us-east-1", "us-west-2"], {"replicationState": "CONTINUOUS"}),
             ("one (account, region)", ["us-east-1"], {"accountId": "111111111111"}),
             ("one hostname substring, 1 region", ["us-east-1"], {"hostname": "db"}),
         ):
-            timings, result = [], None
+            timings: list[float] = []
+            result = None
             with _DynamoRequests() as ddb:
                 for _ in range(3):
                     t = time.perf_counter()
                     result = query_inventory(regions, filters)
                     timings.append(time.perf_counter() - t)
+            assert result is not None  # three runs above
             out[label] = {
                 "ms": statistics.median(timings) * 1000,
                 "servers": len(result.servers),
@@ -130,7 +133,7 @@ def _query_latency() -> dict:
         return out
 
 
-def bench_inventory() -> dict:
+def bench_inventory() -> dict[str, Any]:
     fleet = yaml.safe_load(FLEET.read_text())
     n_regions = len(drs_regions())
     filtered, unfiltered = _measure(fleet, True), _measure(fleet, False)

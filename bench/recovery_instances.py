@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,8 @@ FLEET: dict[str, Any] = {
 DRS_OPS = ("DescribeRecoveryInstances", "DescribeSourceServers", "DescribeJobs")
 
 
-def _drs_by_operation(sb: Any) -> Counter:
-    out: Counter = Counter()
+def _drs_by_operation(sb: Any) -> Counter[str]:
+    out: Counter[str] = Counter()
     for c in sb.drs_calls()["calls"]:
         out[c["operation"]] += c["calls"]
     return out
@@ -68,7 +69,7 @@ def _drs_by_operation(sb: Any) -> Counter:
 def _per_instance_sync(sb: Any, pairs: list[tuple[str, str]]) -> tuple[int, int, int, float]:
     """What the predecessor did: list each pair, then per instance one DescribeSourceServers and one
     DescribeInstances. Returns (list calls, DescribeSourceServers, DescribeInstances, seconds)."""
-    from fleet_sync.aws import ApiCallCounter
+    from fleet_sync.core.aws import ApiCallCounter
 
     counter = ApiCallCounter()
     started = time.perf_counter()
@@ -92,12 +93,13 @@ def _per_instance_sync(sb: Any, pairs: list[tuple[str, str]]) -> tuple[int, int,
 def _check_existing(sb: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     import boto3
 
-    from fleet_sync.aws import ApiCallCounter
-    from fleet_sync.recovery_queries import check_existing_recovery_instances, clear_status_cache
+    from fleet_sync.core.aws import ApiCallCounter
+    from fleet_sync.syncs.recovery_instances.queries import check_existing_recovery_instances
+    from fleet_sync.syncs.recovery_instances.status import clear_status_cache
 
-    with_instance = [r["sourceServerId"] for r in rows][:60]
+    with_instance = [r["sourceServerID"] for r in rows][:60]
     servers = [s["sourceServerID"] for p in _pages(sb, A, "us-east-1") for s in p["items"]]
-    without = [s for s in servers if s not in {r["sourceServerId"] for r in rows}]
+    without = [s for s in servers if s not in {r["sourceServerID"] for r in rows}]
     ids = with_instance + without[:20]
     ids += [f"s-{n:017x}" for n in range(100 - len(ids))]  # servers DRS never had
 
@@ -109,8 +111,8 @@ def _check_existing(sb: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
             ddb.meta.client.meta.events.register("before-send", lambda **_: time.sleep(round_trip_ms / 1000))
         return ddb, counter
 
-    def timed(fn, runs: int) -> float:
-        samples = []
+    def timed(fn: Callable[[], object], runs: int) -> float:
+        samples: list[float] = []
         for _ in range(runs):
             started = time.perf_counter()
             fn()
@@ -126,11 +128,11 @@ def _check_existing(sb: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     batched_ms = timed(lambda: check_existing_recovery_instances(ids, ddb=ddb), 10)
     ddb, per_item = counted()
     table = ddb.Table(sb.table_name("recovery-instances"))
-    per_item_ms = timed(lambda: [table.get_item(Key={"sourceServerId": sid}) for sid in ids], 3)
+    per_item_ms = timed(lambda: [table.get_item(Key={"sourceServerID": sid}) for sid in ids], 3)
     ddb_rt, _ = counted(ROUND_TRIP_MS)
     batched_rt_ms = timed(lambda: check_existing_recovery_instances(ids, ddb=ddb_rt), 5)
     table_rt = ddb_rt.Table(sb.table_name("recovery-instances"))
-    per_item_rt_ms = timed(lambda: [table_rt.get_item(Key={"sourceServerId": sid}) for sid in ids], 3)
+    per_item_rt_ms = timed(lambda: [table_rt.get_item(Key={"sourceServerID": sid}) for sid in ids], 3)
     return {
         "servers": len(ids),
         "first": first.as_dict(),
@@ -145,14 +147,14 @@ def _check_existing(sb: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _pages(sb: Any, account: str, region: str):
+def _pages(sb: Any, account: str, region: str) -> Any:
     return (
         sb.client("drs", account=account, region=region).get_paginator("describe_source_servers").paginate(filters={})
     )
 
 
-def bench_recovery_instances() -> dict:
-    from fleet_sync.recovery_queries import clear_status_cache
+def bench_recovery_instances() -> dict[str, Any]:
+    from fleet_sync.syncs.recovery_instances.status import clear_status_cache
     from sandbox import Sandbox
 
     clear_status_cache()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "tests/fixtures/smoke/template.yaml"
 DEMO_FLEET = ROOT / "events/fleets/demo.yaml"
 
 
-def _timed(make, runs: int) -> tuple[list[float], list[float]]:
+def _timed(make: Callable[[], object], runs: int) -> tuple[list[float], list[float]]:
     """Wall and CPU seconds of each run (CPU shows the cost when the machine is busy)."""
     wall, cpu = [], []
     for _ in range(runs):
@@ -22,16 +24,16 @@ def _timed(make, runs: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
-def _row(label: str, timing: tuple[list[float], list[float]]) -> list:
+def _row(label: str, timing: tuple[list[float], list[float]]) -> list[Any]:
     wall, cpu = timing
     return [label, f"{statistics.median(wall):.2f}", f"{min(wall):.2f}", f"{statistics.median(cpu):.2f}", len(wall)]
 
 
-def bench_sandbox(runs: int = 5) -> dict:
+def bench_sandbox(runs: int = 5) -> dict[str, Any]:
     from sandbox import Sandbox
 
-    def open_close(**kw):
-        def go():
+    def open_close(**kw: Any) -> Callable[[], None]:
+        def go() -> None:
             with Sandbox(**kw):
                 pass
 
@@ -47,6 +49,7 @@ def bench_sandbox(runs: int = 5) -> dict:
         )
     with Sandbox(template=SMOKE) as sb:
         rows.append(_row("smoke run (12 items, inline + distributed map)", _timed(lambda: sb.run_sync("smoke"), 3)))
+        assert sb.deployment is not None
         resources = len(sb.deployment.resources)
     return {
         "title": "Sandbox start-up and a smoke run",

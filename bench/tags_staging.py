@@ -24,7 +24,9 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from fleet_sync.regions import drs_regions, invalidate_region_cache, iso
+from fleet_sync.core.clock import iso
+from fleet_sync.core.regions import drs_regions
+from fleet_sync.run.region_status import invalidate_region_cache
 from sandbox import Sandbox
 
 A, B, C, S = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -81,7 +83,7 @@ DRS_EC2 = "DRS+EC2 calls"
 
 def _seed_status(sb: Sandbox, regions: list[str]) -> None:
     """Every pair's row, as an inventory run an hour ago would have left it (checked a minute ago)."""
-    counts: Counter = Counter()
+    counts: Counter[tuple[str, str]] = Counter()
     for acct in FLEET["accounts"]:
         for region in regions:
             counts[(acct["accountId"], region)] = len(sb.engine.source_servers(acct["accountId"], region))
@@ -101,7 +103,7 @@ def _seed_status(sb: Sandbox, regions: list[str]) -> None:
     invalidate_region_cache()
 
 
-def _run(sb: Sandbox, sync: str, input: dict | None = None) -> dict[str, Any]:
+def _run(sb: Sandbox, sync: str, input: dict[str, Any] | None = None) -> dict[str, Any]:
     sb.reset_drs_calls()
     started = time.perf_counter()
     summary = sb.run_sync(sync, input=input, timeout=300)
@@ -119,9 +121,10 @@ def _run(sb: Sandbox, sync: str, input: dict | None = None) -> dict[str, Any]:
     }
 
 
-def _eligible(sb: Sandbox) -> tuple[list[dict[str, Any]], Counter]:
+def _eligible(sb: Sandbox) -> tuple[list[dict[str, Any]], Counter[tuple[str, str]]]:
     """Servers the tag sync must tag (EC2-backed, not disconnected) and instances per origin pair."""
-    servers, origins = [], Counter()
+    servers: list[dict[str, Any]] = []
+    origins: Counter[tuple[str, str]] = Counter()
     for acct in FLEET["accounts"]:
         for region in ACTIVE:
             for s in sb.engine.source_servers(acct["accountId"], region):
@@ -165,7 +168,7 @@ def _staging_lower_bound(sb: Sandbox, first: bool) -> int:
     return total
 
 
-def _row(label: str, filtered: dict, unfiltered: dict | None, bound: int) -> list[Any]:
+def _row(label: str, filtered: dict[str, Any], unfiltered: dict[str, Any] | None, bound: int) -> list[Any]:
     f = filtered["drs_ec2"]
     u = unfiltered["drs_ec2"] if unfiltered else "-"
     return [
@@ -199,7 +202,7 @@ def bench_tags_staging() -> dict[str, Any]:
     n_regions = len(regions)
     active_share = len(ACTIVE) / n_regions
 
-    def scan(r: dict) -> int:
+    def scan(r: dict[str, Any]) -> int:
         """Calls that grow with the pairs scanned: listing, plus the one AssumeRole of each work item (the
         AssumeRoles into the accounts where instances run are EC2 reads, the same filtered or not)."""
         listing = r["calls"].get("DescribeSourceServers", 0) + r["calls"].get("ListExtensibleSourceServers", 0)

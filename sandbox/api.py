@@ -221,8 +221,8 @@ class ApiGateway:
             return None, {}, False
         _, resource, params = best
         methods = {r.method: r for r in self.routes if r.api == api and r.path == resource}
-        route = methods.get(method.upper()) or methods.get("ANY")
-        return route, params, True
+        chosen = methods.get(method.upper()) or methods.get("ANY")
+        return chosen, params, True
 
     def event(
         self,

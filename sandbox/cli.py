@@ -158,7 +158,7 @@ class _Output:
         self.out: TextIO = sys.stdout
         self.err: TextIO = sys.stderr
         self.verbose = verbose
-        self.sink: TextIO = sys.stderr if verbose else _TailBuffer()
+        self.sink: TextIO = sys.stderr if verbose else _TailBuffer()  # type: ignore[assignment]
 
     def __enter__(self) -> _Output:
         root = logging.getLogger()

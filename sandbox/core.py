@@ -124,7 +124,8 @@ class Sandbox:
             os.environ["POWERTOOLS_METRICS_NAMESPACE"] = namespace
         self.waits = FastWaits(self.wait_scale)
         self.waits.__enter__()
-        self._undo.append(lambda: self.waits and self.waits.__exit__(None, None, None))
+        waits = self.waits
+        self._undo.append(lambda: waits.__exit__(None, None, None))
 
         # The simulator adds its URL patterns to moto's: register it before mock_aws starts.
         self.engine = self._import("sandbox.drs", "register_with_moto")()
@@ -297,7 +298,9 @@ class Sandbox:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.05)
 
-    def run_sync(self, sync: str, input: Any = None, *, name: str | None = None, timeout: float = 120.0) -> dict:
+    def run_sync(
+        self, sync: str, input: Any = None, *, name: str | None = None, timeout: float = 120.0
+    ) -> dict[str, Any]:
         """Start, wait, and return the summary: the execution output plus `status` and `executionArn`;
         for a failed execution `{sync, status, executionArn, error, cause}`."""
         arn = self.start_sync(sync, input, name=name)
@@ -388,6 +391,6 @@ class Sandbox:
         server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         server.start()
         self._undo.append(server.stop)
-        bound = server._server.server_port if port == 0 else port  # moto exposes no public accessor
+        bound = server._server.server_port if port == 0 and server._server else port  # no public accessor
         self.server_url = f"http://{host}:{bound}"
         return self.server_url

@@ -50,7 +50,7 @@ def summary_of(sync: str, desc: dict[str, Any]) -> dict[str, Any]:
 def history_pages(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
     token = None
     while True:
-        kw = {"nextToken": token} if token else {}
+        kw: dict[str, str] = {"nextToken": token} if token else {}
         page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000, **kw)
         yield from page["events"]
         token = page.get("nextToken")
@@ -87,10 +87,10 @@ def capture_map_run_events(registry: dict[str, Any]) -> Any:
         registry[eval_input.map_run_record.map_run_arn] = env.event_manager
         return original(self_, env, eval_input)
 
-    cls._map_run = _map_run
+    setattr(cls, "_map_run", _map_run)  # noqa: B010
 
     def undo() -> None:
-        cls._map_run = original
+        setattr(cls, "_map_run", original)  # noqa: B010
         registry.clear()
 
     return undo

@@ -205,11 +205,11 @@ class LocalLambda:
                 return original(self_, body, request_headers, response_headers)
             return runtime._invoke_from_moto(fn, body, request_headers, response_headers)
 
-        LambdaFunction.invoke = invoke
+        setattr(LambdaFunction, "invoke", invoke)  # noqa: B010
         _ACTIVE = self
 
         def undo() -> None:
-            LambdaFunction.invoke = original
+            setattr(LambdaFunction, "invoke", original)  # noqa: B010
 
         self._undo = undo
         return self
@@ -255,7 +255,9 @@ class LocalLambda:
         except Exception as exc:
             error = error_envelope(exc, request_id)
         self.invocations.append(
-            Invocation(fn.name, request_id, (time.perf_counter() - started) * 1000, error and error["errorType"])
+            Invocation(
+                fn.name, request_id, (time.perf_counter() - started) * 1000, error["errorType"] if error else None
+            )
         )
         return result, error
 

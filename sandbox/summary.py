@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-# Keys rendered in their own lines, in this order; anything else is listed under "also".
-_KNOWN = (
-    "sync",
-    "status",
-    "executionArn",
-    "decision",
-    "workItems",
-    "regionsSkipped",
-    "serversSynced",
-    "apiCalls",
-    "errors",
-    "durationMs",
-    "error",
-    "cause",
-)
-# Counters that repeat a line above (the execution name, len(workItems), len(errors), the API call total).
-_REDUNDANT = {"runId", "workItemCount", "errorCount", "apiCallTotal"}
+from fleet_sync.run.summary import DERIVED, Summary
+
+# The summary contract is the layer's model: the fields with a title get a line of their own (in the model's
+# order), the derived ones (another field says them already) none; anything else is listed by its name.
+_LABELS = {name: info.title for name, info in Summary.model_fields.items() if info.title}
+_REDUNDANT = {name for name, info in Summary.model_fields.items() if info.json_schema_extra == DERIVED}
+_HEADER = ("sync", "status", "executionArn", "error", "cause")  # the first lines and the last one
 MAX_ERRORS = 5
 MAX_WIDTH = 110
 LABEL_WIDTH = 18
@@ -75,6 +66,31 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+def _errors(errors: Any) -> list[str]:
+    """The count, then the first few errors, each on its own line."""
+    listed = errors if isinstance(errors, list) else []
+    lines = []
+    for err in listed[:MAX_ERRORS]:
+        if isinstance(err, dict):
+            where = f"{err.get('accountId', '?')}/{err.get('region', '?')}"
+            lines.append("    " + _clip(f"{where}  {err.get('code', '')}  {err.get('message', '')}", MAX_WIDTH - 4))
+        else:
+            lines.append("    " + _clip(str(err), MAX_WIDTH - 4))
+    if len(listed) > MAX_ERRORS:
+        lines.append(f"    ... and {len(listed) - MAX_ERRORS} more")
+    return lines
+
+
+# How a titled field's value is shown (the others as they are).
+_RENDER: dict[str, Callable[[Any], Any]] = {
+    "workItems": _count_and_list,
+    "regionsSkipped": _count_and_list,
+    "apiCalls": _api_calls,
+    "errors": lambda errors: len(errors) if isinstance(errors, list) else errors,
+    "durationMs": _duration,
+}
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """A few aligned lines for one sync run."""
     lines = [f"{summary.get('sync', '?')}  {summary.get('status', '?')}"]
@@ -85,32 +101,16 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("status") not in (None, "SUCCEEDED"):
         row("error", summary.get("error", ""))
         row("cause", _clip(summary.get("cause", ""), MAX_WIDTH - LABEL_WIDTH - 3))
-    if "decision" in summary:
-        row("decision", summary["decision"])
-    if "workItems" in summary:
-        row("work items", _count_and_list(summary["workItems"]))
-    if "regionsSkipped" in summary:
-        row("regions skipped", _count_and_list(summary["regionsSkipped"]))
-    if "serversSynced" in summary:
-        row("servers synced", summary["serversSynced"])
-    if "apiCalls" in summary:
-        row("API calls", _api_calls(summary["apiCalls"]))
-    if "errors" in summary:
-        errors = summary["errors"] or []
-        row("errors", len(errors) if isinstance(errors, list) else errors)
-        for err in (errors if isinstance(errors, list) else [])[:MAX_ERRORS]:
-            if isinstance(err, dict):
-                where = f"{err.get('accountId', '?')}/{err.get('region', '?')}"
-                lines.append("    " + _clip(f"{where}  {err.get('code', '')}  {err.get('message', '')}", MAX_WIDTH - 4))
-            else:
-                lines.append("    " + _clip(str(err), MAX_WIDTH - 4))
-        if isinstance(errors, list) and len(errors) > MAX_ERRORS:
-            lines.append(f"    ... and {len(errors) - MAX_ERRORS} more")
-    others = {k: v for k, v in summary.items() if k not in _KNOWN and k not in _REDUNDANT}
-    for key, value in others.items():
-        row(key, _clip(_scalar(value), MAX_WIDTH - LABEL_WIDTH - 3))
+    titled = [name for name in _LABELS if name in summary and name != "durationMs"]
+    for name in titled:
+        row(_LABELS[name], _RENDER.get(name, str)(summary[name]))
+        if name == "errors":
+            lines += _errors(summary[name])
+    for key, value in summary.items():
+        if key not in _LABELS and key not in _REDUNDANT and key not in _HEADER:
+            row(key, _clip(_scalar(value), MAX_WIDTH - LABEL_WIDTH - 3))
     if "durationMs" in summary:
-        row("duration", _duration(summary["durationMs"]))
+        row(_LABELS["durationMs"], _duration(summary["durationMs"]))
     if summary.get("executionArn"):
         row("execution", summary["executionArn"].rsplit(":", 1)[-1])
     return "\n".join(lines)

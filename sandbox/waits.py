@@ -65,7 +65,9 @@ class FastWaits:
 
         outer = self
         original_time = retrier_decl.time
-        retrier_decl.time = _TimeShim(lambda s: time.sleep(outer._record(outer.retry_delays, s)))
+        retrier_decl.time = _TimeShim(  # type: ignore[assignment]
+            lambda s: time.sleep(outer._record(outer.retry_delays, s))
+        )
         self._undo.append(lambda: setattr(retrier_decl, "time", original_time))
 
         original_wait = wait_function.WaitFunction._wait_interval
@@ -75,7 +77,7 @@ class FastWaits:
             if scaled > 0:
                 env.program_state_event.wait(scaled)  # set when the execution is stopped
 
-        wait_function.WaitFunction._wait_interval = _wait_interval
+        setattr(wait_function.WaitFunction, "_wait_interval", _wait_interval)  # noqa: B010
         self._undo.append(lambda: setattr(wait_function.WaitFunction, "_wait_interval", original_wait))
 
     # -- botocore

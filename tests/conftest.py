@@ -2,7 +2,7 @@
 
 The tiers are given here by path, so folders can be reorganized without touching the tests:
 
-- ``fast``: the unit tests of the layer and the template, and the simulator's and the fleet's own tests
+- ``fast``: the unit tests (tests/unit: the layer and the template), and the simulator's and the fleet's own tests
   (well under a second each, a few property tests excepted);
 - ``slow``: whole state machines run on the sandbox, and the API fuzzing (seconds to a minute each; most
   of the suite's time). A test marked ``slow`` in its file is slow wherever it lives, and never fast;
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 _ROOT = Path(__file__).resolve().parent
-FAST = ("layer/", "template/", "sandbox/test_simulator_", "sandbox/test_fleet.py")
+FAST = ("unit/", "sandbox/test_simulator_", "sandbox/test_fleet.py")
 SLOW = ("workflows/", "api/test_fuzz.py")
 
 

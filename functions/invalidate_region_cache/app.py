@@ -2,10 +2,10 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fleet_sync import aws
-from fleet_sync.observability import execution_keys, logger, metrics, tracer
-from fleet_sync.regions import invalidate_region_cache
-from fleet_sync.settings import get_settings
+from fleet_sync.core.observability import execution_keys, logger, metrics, tracer
+from fleet_sync.core.settings import get_settings
+from fleet_sync.run.models import InvalidateEvent, parse_event
+from fleet_sync.run.tasks import invalidate
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -13,5 +13,4 @@ from fleet_sync.settings import get_settings
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(**execution_keys(event))
-    state_table = aws.dynamodb().Table(get_settings().sync_state_table)
-    return {"generation": invalidate_region_cache(state_table)}
+    return invalidate(parse_event(InvalidateEvent, event, "invalidate event"), get_settings()).model_dump()

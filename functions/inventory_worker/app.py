@@ -1,12 +1,12 @@
-"""Scan one (account, region): DRS source servers, the region's template, EC2 details -> inventory rows."""
+"""Scan one (account, region) into the inventory: DRS source servers, the region's template, EC2 details."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fleet_sync.inventory_sync import inventory_work
-from fleet_sync.models import WorkItem
-from fleet_sync.observability import execution_keys, logger, metrics, tracer
-from fleet_sync.settings import get_settings
-from fleet_sync.worker import run_work_item
+from fleet_sync.core.observability import execution_keys, logger, metrics, tracer
+from fleet_sync.core.settings import get_settings
+from fleet_sync.run.models import WorkItem, parse_event
+from fleet_sync.run.worker import run_work_item
+from fleet_sync.syncs.inventory.work import work
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -14,5 +14,5 @@ from fleet_sync.worker import run_work_item
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(**execution_keys(event))
-    result = run_work_item(WorkItem.model_validate(event), get_settings(), inventory_work)
-    return result.model_dump(exclude={"warnings"}, exclude_none=True)
+    result = run_work_item(parse_event(WorkItem, event, "work item"), get_settings(), work)
+    return result.model_dump(exclude={"warnings", "notes"}, exclude_none=True)

@@ -2,9 +2,10 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fleet_sync.observability import execution_keys, logger, metrics, tracer
-from fleet_sync.orchestration import resolve_run
-from fleet_sync.settings import get_settings
+from fleet_sync.core.observability import execution_keys, logger, metrics, tracer
+from fleet_sync.core.settings import get_settings
+from fleet_sync.run.models import ResolveEvent, parse_event
+from fleet_sync.run.tasks import resolve_run
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -12,4 +13,4 @@ from fleet_sync.settings import get_settings
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(**execution_keys(event))
-    return resolve_run(event, get_settings())
+    return resolve_run(parse_event(ResolveEvent, event, "resolve event"), get_settings()).model_dump(mode="json")

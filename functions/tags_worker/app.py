@@ -2,10 +2,11 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fleet_sync.models import WorkItem
-from fleet_sync.observability import execution_keys, logger, metrics, tracer
-from fleet_sync.settings import get_settings
-from fleet_sync.tags import handle_drs_tag_sync
+from fleet_sync.core.observability import execution_keys, logger, metrics, tracer
+from fleet_sync.core.settings import get_settings
+from fleet_sync.run.models import WorkItem, parse_event
+from fleet_sync.run.worker import run_work_item
+from fleet_sync.syncs.tags.work import work
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -13,5 +14,5 @@ from fleet_sync.tags import handle_drs_tag_sync
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(**execution_keys(event))
-    result = handle_drs_tag_sync(WorkItem.model_validate(event), get_settings())
-    return result.model_dump(exclude={"warnings"}, exclude_none=True)
+    result = run_work_item(parse_event(WorkItem, event, "work item"), get_settings(), work)
+    return result.model_dump(exclude={"warnings", "notes"}, exclude_none=True)

@@ -138,13 +138,13 @@ def recorded_calls() -> Iterator[list[Call]]:
             calls.append(Call(function, self.meta.service_model.service_name, operation_name, dict(api_params)))
         return original_call(self, operation_name, api_params)
 
-    local_lambda.LocalLambda.invoke = invoke
-    botocore.client.BaseClient._make_api_call = make_api_call
+    setattr(local_lambda.LocalLambda, "invoke", invoke)  # noqa: B010
+    setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)  # noqa: B010
     try:
         yield calls
     finally:
-        local_lambda.LocalLambda.invoke = original_invoke
-        botocore.client.BaseClient._make_api_call = original_call
+        setattr(local_lambda.LocalLambda, "invoke", original_invoke)  # noqa: B010
+        setattr(botocore.client.BaseClient, "_make_api_call", original_call)  # noqa: B010
 
 
 IAM_PREFIX = {"stepfunctions": "states"}

@@ -66,6 +66,7 @@ def test_an_api_gateway_event_invoked_directly_is_routed_like_the_api(sb):
 
     gateway = ApiGateway(sb)
     route, params, _ = gateway.resolve("GET", f"/accounts/targets/{TARGET}")
+    assert route is not None
     event = gateway.event(route, "GET", f"/accounts/targets/{TARGET}", params, {}, None, {}, True)
     error, response = invoke(sb, event)
     assert error is None and response["statusCode"] == 200

@@ -239,13 +239,13 @@ def test_failback_topology(sb):
 
 
 def test_recovery_instance_check_reads_the_cache(sb):
-    cached = sorted(r["sourceServerId"] for r in sb.items("recovery-instances"))
+    cached = sorted(r["sourceServerID"] for r in sb.items("recovery-instances"))
     without = next(r["sourceServerID"] for r in sb.items("inventory") if r["sourceServerID"] not in cached)
     assert len(cached) == 2
     before = sb.drs_calls()["total"]
-    answer = expect(sb, "GET", "/recovery-instances", 200, query={"sourceServerIds": [",".join(cached), without]})
+    answer = expect(sb, "GET", "/recovery-instances", 200, query={"sourceServerIDs": [",".join(cached), without]})
     assert answer["hasExistingInstances"] is True and answer["instanceCount"] == 2
-    assert sorted(i["sourceServerId"] for i in answer["existingInstances"]) == cached
+    assert sorted(i["sourceServerID"] for i in answer["existingInstances"]) == cached
     assert answer["unknown"] == []  # the last full sync is fresh and complete: no row means no instance
     assert sb.drs_calls()["total"] == before
 
@@ -253,12 +253,12 @@ def test_recovery_instance_check_reads_the_cache(sb):
 def test_terminate_recovery_instances_then_again(sb):
     row = sb.items("recovery-instances")[0]
     before = drs_writes(sb)
-    report = expect(sb, "POST", "/recovery-instances/terminate", 200, body={"sourceServerIds": [row["sourceServerId"]]})
-    assert [t["recoveryInstanceId"] for t in report["terminated"]] == [row["recoveryInstanceId"]]
+    report = expect(sb, "POST", "/recovery-instances/terminate", 200, body={"sourceServerIDs": [row["sourceServerID"]]})
+    assert [t["recoveryInstanceID"] for t in report["terminated"]] == [row["recoveryInstanceID"]]
     assert drs_writes(sb) == before + 1  # one TerminateRecoveryInstances
-    assert row["sourceServerId"] not in {r["sourceServerId"] for r in sb.items("recovery-instances")}
-    again = expect(sb, "POST", "/recovery-instances/terminate", 200, body={"sourceServerIds": [row["sourceServerId"]]})
-    assert again["summary"]["terminated"] == 0 and again["notInCache"] == [row["sourceServerId"]]
+    assert row["sourceServerID"] not in {r["sourceServerID"] for r in sb.items("recovery-instances")}
+    again = expect(sb, "POST", "/recovery-instances/terminate", 200, body={"sourceServerIDs": [row["sourceServerID"]]})
+    assert again["summary"]["terminated"] == 0 and again["notInCache"] == [row["sourceServerID"]]
 
 
 # ------------------------------------------------------------------ staging

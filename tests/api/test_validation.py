@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from api_support import (
@@ -32,7 +33,7 @@ def forged_token(regions=("us-east-1",), key=None, query="0" * 16):
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-BAD_REQUESTS = [
+BAD_REQUESTS: list[tuple[str, str, dict[str, Any] | None, Any, set[str]]] = [
     # (method, path, query, body, fields the 400 must name)
     ("GET", "/inventory", {"limit": "0"}, None, {"limit"}),
     ("GET", "/inventory", {"limit": "many"}, None, {"limit"}),
@@ -48,16 +49,16 @@ BAD_REQUESTS = [
     ("GET", "/inventory", {"nextToken": "bm90IGpzb24"}, None, {"nextToken"}),
     ("GET", "/inventory", {"nextToken": forged_token()}, None, {"nextToken"}),  # another query's fingerprint
     ("GET", "/drs/source-server-inventory", {"limit": "-1"}, None, {"limit"}),
-    ("GET", "/inventory/s-123/failback-topology", None, None, {"sourceServerId"}),
-    ("GET", "/recovery-instances", None, None, {"sourceServerIds"}),
-    ("GET", "/recovery-instances", {"sourceServerIds": "i-123"}, None, {"sourceServerIds.0"}),
-    ("GET", "/recovery-instances", {"sourceServerIds": [ID, f"{ID},s-1"]}, None, {"sourceServerIds.1"}),
+    ("GET", "/inventory/s-123/failback-topology", None, None, {"sourceServerID"}),
+    ("GET", "/recovery-instances", None, None, {"sourceServerIDs"}),
+    ("GET", "/recovery-instances", {"sourceServerIDs": "i-123"}, None, {"sourceServerIDs.0"}),
+    ("GET", "/recovery-instances", {"sourceServerIDs": [ID, f"{ID},s-1"]}, None, {"sourceServerIDs.1"}),
     (
         "GET",
         "/recovery-instances",
-        {"sourceServerIds": [f"s-{i:017d}" for i in range(201)]},
+        {"sourceServerIDs": [f"s-{i:017d}" for i in range(201)]},
         None,
-        {"sourceServerIds"},
+        {"sourceServerIDs"},
     ),
     ("GET", "/regions", {"accountId": "abc"}, None, {"accountId"}),
     ("GET", "/regions", {"status": "SLEEPY"}, None, {"status"}),
@@ -80,25 +81,25 @@ BAD_REQUESTS = [
     ("POST", "/syncs/recovery-instances", None, {"accountId": TARGET}, {"body"}),  # a wave needs all four
     ("POST", "/syncs/nothing", None, {}, {"sync"}),
     ("POST", "/drs/tag-sync", None, {"accounts": "all"}, {"accounts"}),
-    ("POST", "/drs/recovery-instance-sync", None, {"sourceServerIds": ["x"]}, {"sourceServerIds.0"}),
+    ("POST", "/drs/recovery-instance-sync", None, {"sourceServerIDs": ["x"]}, {"sourceServerIDs.0"}),
     ("POST", "/inventory/refresh", None, {"regions": ["moon-1"]}, {"regions.0"}),
     ("POST", "/inventory/refresh", None, {"accountId": 1}, {"accountId"}),
     ("POST", "/recovery-instances/terminate", None, {}, {"body"}),
     ("POST", "/recovery-instances/terminate", None, None, {"body"}),
-    ("POST", "/recovery-instances/terminate", None, {"recoveryInstanceIds": ["r-1"]}, {"recoveryInstanceIds.0"}),
-    ("POST", "/recovery-instances/terminate", None, {"sourceServerIds": [ID], "sourceExecutionId": "x"}, {"body"}),
+    ("POST", "/recovery-instances/terminate", None, {"recoveryInstanceIDs": ["r-1"]}, {"recoveryInstanceIDs.0"}),
+    ("POST", "/recovery-instances/terminate", None, {"sourceServerIDs": [ID], "sourceExecutionId": "x"}, {"body"}),
     (
         "POST",
         "/recovery-instances/terminate",
         None,
-        {"sourceServerIds": [ID], "pairs": [{"accountId": TARGET, "region": "us-east-1"}]},
+        {"sourceServerIDs": [ID], "pairs": [{"accountId": TARGET, "region": "us-east-1"}]},
         {"body"},
     ),
     (
         "POST",
         "/recovery-instances/terminate",
         None,
-        {"recoveryInstanceIds": ["i-0123456789abcdef0"], "pairs": [{"accountId": TARGET, "region": "sa-east-1"}]},
+        {"recoveryInstanceIDs": ["i-0123456789abcdef0"], "pairs": [{"accountId": TARGET, "region": "sa-east-1"}]},
         {"pairs"},
     ),
     ("POST", "/accounts/targets", None, {"accountId": "555555555555", "kind": "staging"}, {"kind"}),
@@ -139,7 +140,7 @@ def test_reasons_say_what_is_wrong(sb):
     assert reasons["limit"] == "Input should be greater than or equal to 1"
     assert "should match pattern" in reasons["accountId"]
     payload = expect(sb, "POST", "/recovery-instances/terminate", 400, body={})
-    assert "exactly one of sourceExecutionId, recoveryInstanceIds or sourceServerIds" in payload["errors"][0]["reason"]
+    assert "exactly one of sourceExecutionId, recoveryInstanceIDs or sourceServerIDs" in payload["errors"][0]["reason"]
 
 
 @pytest.mark.parametrize(
@@ -165,17 +166,21 @@ def test_the_event_is_what_api_gateway_sends(sb):
     gateway = ApiGateway(sb)
     status, body = gateway.request("GET", "/syncs/tags/executions", {"limit": 5, "status": ["RUNNING"]})
     assert status == 200 and body["executions"] == []
-    event = gateway.last.event
+    last = gateway.last
+    assert last is not None and last.route is not None and last.event is not None
+    event = last.event
     assert event["resource"] == "/syncs/{sync}/executions" and event["pathParameters"] == {"sync": "tags"}
     assert event["multiValueQueryStringParameters"] == {"limit": ["5"], "status": ["RUNNING"]}
     assert event["requestContext"]["stage"] == "v1" and event["requestContext"]["path"] == "/v1/syncs/tags/executions"
     assert event["requestContext"]["identity"]["userArn"] == f"arn:aws:iam::{sb.account}:user/sandbox-operator"
-    assert gateway.last.route.function == "QueryApiFunction"
-    assert gateway.last.headers["Content-Type"] == "application/json"
+    assert last.route.function == "QueryApiFunction"
+    assert last.headers["Content-Type"] == "application/json"
 
     status, body = gateway.request("POST", "/syncs/tags", body={"regions": ["us-east-1"]})
-    assert status == 202 and gateway.last.route.function == "DataManagementFunction"
-    assert gateway.last.headers["Location"] == body["links"]["execution"]
+    last = gateway.last
+    assert last is not None and last.route is not None
+    assert status == 202 and last.route.function == "DataManagementFunction"
+    assert last.headers["Location"] == body["links"]["execution"]
     sb.wait(body["executionArn"])
 
 

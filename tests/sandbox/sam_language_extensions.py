@@ -8,8 +8,11 @@ Each IN is a YAML or JSON template; the output is a JSON list of the expanded te
 import json
 import sys
 
-from samcli.lib.cfn_language_extensions.sam_integration import process_template_for_sam_cli
-from samcli.yamlhelper import yaml_parse
+# samcli is installed in .venv-sam only, not in the venv mypy runs in
+from samcli.lib.cfn_language_extensions.sam_integration import (  # type: ignore[import-not-found]
+    process_template_for_sam_cli,
+)
+from samcli.yamlhelper import yaml_parse  # type: ignore[import-not-found]
 
 
 def main(paths):

@@ -431,5 +431,6 @@ def test_generated_names_follow_cloudformation_and_fit_the_limit():
 def test_aws_managed_policy_names_resolve_offline():
     arns = stack.aws_managed_policy_arns()
     assert arns["AWSLambdaBasicExecutionRole"] == "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-    assert stack.aws_managed_policy_document("AWSXrayWriteOnlyAccess")["Path"] == "/"
+    document = stack.aws_managed_policy_document("AWSXrayWriteOnlyAccess")
+    assert document is not None and document["Path"] == "/"
     assert stack.aws_managed_policy_document("NoSuchPolicy") is None

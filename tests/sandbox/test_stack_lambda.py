@@ -106,7 +106,7 @@ def test_a_test_invoke_reaches_the_handler_with_a_lambda_context(project):
         assert payload["function"] == fn and payload["arn"].endswith(f":function:{fn}")
         assert payload["memory"] == 192 and 0 < payload["remaining"] <= 5000
         assert payload["table"] == sb.table_name("table")
-        assert sb.lambdas.invocations[-1].function == fn
+        assert sb.lambdas is not None and sb.lambdas.invocations[-1].function == fn
 
 
 def test_exceptions_come_back_as_the_lambda_error_envelope(project):
@@ -146,7 +146,7 @@ def test_modules_imported_before_the_sandbox_are_restored_after_it(project):
     layer = str(project.parent / "layer")
     sys.path.insert(0, layer)
     try:
-        import greeting_lib
+        import greeting_lib  # type: ignore[import-not-found]  # the fixture project's layer, put on sys.path above
 
         greeting_lib.CALLS.append("outside")
         with Sandbox(template=project) as sb:
@@ -231,7 +231,12 @@ def test_runtime_unit_behaviour(tmp_path):
     runtime.register(LocalFunction(name="bad", handler="app.missing", code_dir=tmp_path))
     assert runtime.invoke("arn:aws:lambda:us-east-1:1:function:fn:$LATEST", {"a": 1}) == ({"a": 1}, None)
     result, error = runtime.invoke("bad", {})
-    assert result is None and error["errorType"] == "ImportError" and "missing" in error["errorMessage"]
+    assert (
+        result is None
+        and error is not None
+        and error["errorType"] == "ImportError"
+        and "missing" in error["errorMessage"]
+    )
     with pytest.raises(KeyError):
         runtime.invoke("unknown", {})
     ctx = LambdaContext(LocalFunction(name="fn", handler="app.handler", timeout=1))

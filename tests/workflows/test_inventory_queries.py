@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet_sync import aws, regions
-from fleet_sync.inventory import ServerNotFound
-from fleet_sync.inventory_query import get_failback_topology, is_inventory_fresh, query_inventory
-from fleet_sync.regions import iso
+from fleet_sync.core import aws
+from fleet_sync.core.clock import iso
+from fleet_sync.run import region_status
+from fleet_sync.syncs.inventory.queries import ServerNotFound
+from fleet_sync.syncs.inventory.refresh import get_failback_topology, is_inventory_fresh, query_inventory
 from sandbox import Sandbox
 
 TARGET, STAGING = "111111111111", "333333333333"
@@ -52,14 +53,14 @@ def age_pair(sb, account, region, hours=2):
         UpdateExpression="SET lastSuccess = :t",
         ExpressionAttributeValues={":t": {"S": old}},
     )
-    regions.invalidate_region_cache()  # this container's cache TTL has passed too
+    region_status.invalidate_region_cache()  # this container's cache TTL has passed too
 
 
 class DynamoCalls:
     """Counts the DynamoDB operations the layer's DynamoDB client sends, by (operation, table)."""
 
     def __init__(self):
-        self.calls = Counter()
+        self.calls: Counter[tuple[str, str | None]] = Counter()
 
     def __enter__(self):
         self.events = aws.dynamodb().meta.client.meta.events

@@ -1,6 +1,6 @@
 """The spec's properties of the recovery-instance sync, on generated fleets run through the whole sandbox
 (template, ASL, handlers, moto, DRS simulator). Each example deploys a stack, so examples are few; the
-row-level properties run with many examples in tests/layer/test_recovery_instances.py.
+row-level properties run with many examples in tests/unit/layer/test_recovery_instances.py.
 
 - region coverage: every target (account, region) holding servers is scanned, no staging account is;
 - data integrity: every row has the required fields and mirrors DRS exactly;
@@ -13,8 +13,8 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleet_sync.recovery_instances import REQUIRED_FIELDS, content
-from fleet_sync.recovery_queries import clear_status_cache
+from fleet_sync.syncs.recovery_instances.rows import REQUIRED_FIELDS, content
+from fleet_sync.syncs.recovery_instances.status import clear_status_cache
 from sandbox import Sandbox
 
 REGIONS = ["eu-west-1", "us-east-1", "us-west-2"]
@@ -44,7 +44,7 @@ def fleets(draw):
 
 
 def truth(sb, fleet):
-    """sourceServerId -> (account, region, recoveryInstanceId) over every target pair, from the simulator."""
+    """sourceServerID -> (account, region, recoveryInstanceID) over every target pair, from the simulator."""
     out = {}
     for account in (a["accountId"] for a in fleet["accounts"] if a["kind"] == "target"):
         for region in REGIONS:
@@ -62,9 +62,9 @@ def test_sync_properties_on_generated_fleets(fleet):
     with Sandbox(fleet=copy.deepcopy(fleet), parameters={"DrsRegions": ",".join(REGIONS)}) as sb:
         sb.run_sync("inventory")  # region status, as the scheduled inventory sync keeps it
         first = sb.run_sync("recovery-instances")
-        rows1 = {r["sourceServerId"]: r for r in sb.items("recovery-instances")}
+        rows1 = {r["sourceServerID"]: r for r in sb.items("recovery-instances")}
         second = sb.run_sync("recovery-instances")
-        rows2 = {r["sourceServerId"]: r for r in sb.items("recovery-instances")}
+        rows2 = {r["sourceServerID"]: r for r in sb.items("recovery-instances")}
         expected = truth(sb, fleet)
 
     assert first["status"] == second["status"] == "SUCCEEDED"
@@ -84,7 +84,7 @@ def test_sync_properties_on_generated_fleets(fleet):
     assert {(acct, region) for acct, region, _ in expected.values()} <= planned
 
     # data integrity: exactly DRS's recovery instances, every required field present
-    assert {sid: (r["accountId"], r["region"], r["recoveryInstanceId"]) for sid, r in rows1.items()} == expected
+    assert {sid: (r["accountId"], r["region"], r["recoveryInstanceID"]) for sid, r in rows1.items()} == expected
     assert all(not [f for f in REQUIRED_FIELDS if r.get(f) in (None, "")] for r in rows1.values())
     assert first["instancesUpdated"] == len(expected) and first["counts"].get("instancesNew", 0) == len(expected)
 

@@ -7,15 +7,14 @@ from collections import Counter
 
 import boto3
 import pytest
+from sync_contract import checked_summary
 
-from fleet_sync import recovery_instances
-from fleet_sync.aws import ApiCallCounter
-from fleet_sync.recovery_instances import EXECUTION_ID_TAG, PLAN_NAME_TAG, REQUIRED_FIELDS
-from fleet_sync.recovery_queries import (
-    check_existing_recovery_instances,
-    clear_status_cache,
-    terminate_recovery_instances,
-)
+from fleet_sync.core.aws import ApiCallCounter
+from fleet_sync.syncs.recovery_instances.drs import EXECUTION_ID_TAG, PLAN_NAME_TAG
+from fleet_sync.syncs.recovery_instances.queries import check_existing_recovery_instances
+from fleet_sync.syncs.recovery_instances.rows import REQUIRED_FIELDS
+from fleet_sync.syncs.recovery_instances.status import clear_status_cache, get_recovery_instance_sync_status
+from fleet_sync.syncs.recovery_instances.terminate import terminate_recovery_instances
 from sandbox import Sandbox
 
 A, B, STAGING = "111111111111", "222222222222", "333333333333"
@@ -65,7 +64,7 @@ def sb():
 
 
 def rows(sb):
-    return {r["sourceServerId"]: r for r in sb.items("recovery-instances")}
+    return {r["sourceServerID"]: r for r in sb.items("recovery-instances")}
 
 
 def by_pair(rs):
@@ -73,7 +72,7 @@ def by_pair(rs):
 
 
 def drs_truth(sb, pairs):
-    """(account, region) -> {sourceServerId: recoveryInstanceId} straight from the simulator."""
+    """(account, region) -> {sourceServerID: recoveryInstanceID} straight from the simulator."""
     out = {}
     for account, region in pairs:
         drs = sb.client("drs", account=account, region=region)
@@ -121,6 +120,8 @@ def test_sync_fills_the_cache_across_accounts_in_batched_calls(sb):
     planned = {(w["accountId"], w["region"]) for w in summary["workItems"]}
     assert planned == {(a, r) for a in (A, B) for r in REGIONS}
     assert summary["instancesUpdated"] == 13 and summary["instancesRemoved"] == 0
+    assert summary["serversSynced"] == 0 and summary["counts"]["instancesSeen"] == 13  # instances, not servers
+    checked_summary(summary)
     assert summary["counts"]["instancesNew"] == 13
     cached = rows(sb)
     assert by_pair(cached) == WITH_INSTANCES
@@ -128,7 +129,7 @@ def test_sync_fills_the_cache_across_accounts_in_batched_calls(sb):
     for (account, region), instances in truth.items():
         for server_id, recovery_id in instances.items():
             row = cached[server_id]
-            assert (row["accountId"], row["region"], row["recoveryInstanceId"]) == (account, region, recovery_id)
+            assert (row["accountId"], row["region"], row["recoveryInstanceID"]) == (account, region, recovery_id)
             assert row["accountRegion"] == f"{account}#{region}"
     assert all(not [f for f in REQUIRED_FIELDS if f not in r] for r in cached.values())
 
@@ -137,7 +138,7 @@ def test_sync_fills_the_cache_across_accounts_in_batched_calls(sb):
         ec2 = sb.client("ec2", account=account, region=region)
         reservations = ec2.describe_instances(InstanceIds=list(instances.values()))["Reservations"]
         for inst in (i for r in reservations for i in r["Instances"]):
-            row = next(r for r in cached.values() if r["ec2InstanceId"] == inst["InstanceId"])
+            row = next(r for r in cached.values() if r["ec2InstanceID"] == inst["InstanceId"])
             assert row["privateIp"] == inst["PrivateIpAddress"]
             assert row["instanceType"] == inst["InstanceType"]
             assert row["launchTime"] <= row["lastSyncTime"]
@@ -161,7 +162,7 @@ def test_pagination_reads_every_page(sb, monkeypatch):
     # Handlers import the layer afresh inside the sandbox (a cold container): patch that module, not ours.
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("fleet_sync.recovery_instances"), "PAGE_SIZE", 3)
+    monkeypatch.setattr(importlib.import_module("fleet_sync.syncs.recovery_instances.drs"), "PAGE_SIZE", 3)
     summary = sb.run_sync("recovery-instances")
     assert summary["outcome"] == "complete"
     pages = drs_calls(sb, "DescribeRecoveryInstances")
@@ -181,11 +182,11 @@ def test_instances_terminated_outside_the_product_leave_the_cache_and_failed_pai
     before = rows(sb)
     gone = [sid for sid, r in before.items() if (r["accountId"], r["region"]) == (A, "us-east-1")][:2]
     drs = sb.client("drs", account=A, region="us-east-1")
-    drs.terminate_recovery_instances(recoveryInstanceIDs=[before[s]["recoveryInstanceId"] for s in gone])
+    drs.terminate_recovery_instances(recoveryInstanceIDs=[before[s]["recoveryInstanceID"] for s in gone])
     # and B's eu-west-1 cannot be read this time, although one of its instances was terminated too
     b_ids = [sid for sid, r in before.items() if r["accountId"] == B]
     sb.client("drs", account=B, region="eu-west-1").terminate_recovery_instances(
-        recoveryInstanceIDs=[before[b_ids[0]]["recoveryInstanceId"]]
+        recoveryInstanceIDs=[before[b_ids[0]]["recoveryInstanceID"]]
     )
     sb.set_faults(
         [{"accountId": B, "region": "eu-west-1", "operation": "DescribeRecoveryInstances", "accessDenied": True}]
@@ -199,7 +200,7 @@ def test_instances_terminated_outside_the_product_leave_the_cache_and_failed_pai
     after = rows(sb)
     assert set(before) - set(after) == set(gone)  # only the two, only in their pair
     assert all(sid in after for sid in b_ids)  # a failed scan deletes nothing
-    status = recovery_instances.get_recovery_instance_sync_status()
+    status = get_recovery_instance_sync_status()
     assert status["status"] == "partial" and status["errorCount"] == 1
     # once the pair reads again, its terminated instance goes too
     sb.set_faults([])
@@ -225,7 +226,7 @@ def test_source_execution_comes_from_the_job_tag_and_survives_later_syncs(sb):
         IndexName="BySourceExecutionId",
         KeyConditionExpression=boto3.dynamodb.conditions.Key("sourceExecutionId").eq("exec-1"),
     )["Items"]
-    assert sorted(i["sourceServerId"] for i in found) == sorted(servers)
+    assert sorted(i["sourceServerID"] for i in found) == sorted(servers)
 
 
 def test_source_execution_from_the_execution_history_table_through_its_index():
@@ -272,12 +273,12 @@ def test_wave_completion_run_syncs_just_its_servers_and_records_the_execution(sb
     launch(sb, A, "us-east-1", wave)
     outsider = next(s for s, r in before.items() if (r["accountId"], r["region"]) == (A, "us-east-1"))
     sb.client("drs", account=A, region="us-east-1").terminate_recovery_instances(
-        recoveryInstanceIDs=[before[outsider]["recoveryInstanceId"]]
+        recoveryInstanceIDs=[before[outsider]["recoveryInstanceID"]]
     )
     sb.reset_drs_calls()
     scoped = sb.run_sync(
         "recovery-instances",
-        {"accountId": A, "region": "us-east-1", "sourceServerIds": wave, "executionId": "exec-wave-1"},
+        {"accountId": A, "region": "us-east-1", "sourceServerIDs": wave, "executionId": "exec-wave-1"},
     )
     assert scoped["status"] == "SUCCEEDED" and scoped["decision"] == "scoped"
     assert scoped["workItems"] == [{"accountId": A, "region": "us-east-1"}]
@@ -289,7 +290,7 @@ def test_wave_completion_run_syncs_just_its_servers_and_records_the_execution(sb
     untouched = {s for s in before if s not in wave}
     assert all(after[s] == before[s] for s in untouched)
     # the status record still describes the last full run, and the scoped run took no lock
-    status = recovery_instances.get_recovery_instance_sync_status()
+    status = get_recovery_instance_sync_status()
     assert status["executionArn"] == full["executionArn"]
     state = {(i["pk"], i["sk"]) for i in sb.items("sync-state")}
     assert ("lock#recovery-instances", "lock") not in state
@@ -303,9 +304,9 @@ def test_wave_completion_run_syncs_just_its_servers_and_records_the_execution(sb
 @pytest.mark.parametrize(
     "bad",
     [
-        {"accountId": A, "region": "us-east-1", "sourceServerIds": ["s-00000000000000001"]},
-        {"accountId": STAGING, "region": "us-east-1", "sourceServerIds": ["s-00000000000000001"], "executionId": "e"},
-        {"accountId": A, "region": "ap-south-1", "sourceServerIds": ["s-00000000000000001"], "executionId": "e"},
+        {"accountId": A, "region": "us-east-1", "sourceServerIDs": ["s-00000000000000001"]},
+        {"accountId": STAGING, "region": "us-east-1", "sourceServerIDs": ["s-00000000000000001"], "executionId": "e"},
+        {"accountId": A, "region": "ap-south-1", "sourceServerIDs": ["s-00000000000000001"], "executionId": "e"},
     ],
 )
 def test_bad_wave_input_fails_the_first_state_and_writes_nothing(sb, bad):
@@ -357,7 +358,7 @@ def test_check_existing_for_100_servers_is_one_batch_get_item_and_fast(sb):
     out = check_existing_recovery_instances(ids, ddb=ddb)
     first_ms = (time.perf_counter() - started) * 1000
     assert out["instanceCount"] == 13 and out["hasExistingInstances"] and out["unknown"] == []
-    assert {i["sourceServerId"] for i in out["existingInstances"]} == set(rows(sb))
+    assert {i["sourceServerID"] for i in out["existingInstances"]} == set(rows(sb))
     assert counter.as_dict() == {"BatchGetItem": 1, "GetItem": 1}  # the status record, once per container window
     again = ApiCallCounter()
     again.attach(ddb.meta.client)
@@ -376,7 +377,7 @@ def test_terminate_by_execution_partial_failure_and_twice_is_harmless(sb):
     launch(sb, B, "eu-west-1", in_b, tags={EXECUTION_ID_TAG: "exec-t"})
     sb.run_sync("recovery-instances")
     cached = rows(sb)
-    ri = {s: cached[s]["recoveryInstanceId"] for s in in_a + in_b}
+    ri = {s: cached[s]["recoveryInstanceID"] for s in in_a + in_b}
     sb.set_faults(
         [
             {
@@ -388,8 +389,8 @@ def test_terminate_by_execution_partial_failure_and_twice_is_harmless(sb):
         ]
     )
     first = terminate_recovery_instances(source_execution_id="exec-t")
-    assert sorted(e["recoveryInstanceId"] for e in first["terminated"]) == sorted(ri[s] for s in in_a)
-    assert sorted(e["recoveryInstanceId"] for e in first["conflicts"]) == sorted(ri[s] for s in in_b)
+    assert sorted(e["recoveryInstanceID"] for e in first["terminated"]) == sorted(ri[s] for s in in_a)
+    assert sorted(e["recoveryInstanceID"] for e in first["conflicts"]) == sorted(ri[s] for s in in_b)
     assert first["failed"] == [] and first["alreadyTerminated"] == []
     # one account role, one describe and one terminate per pair: nothing per instance
     assert first["apiCalls"] == {"AssumeRole": 2, "DescribeRecoveryInstances": 2, "TerminateRecoveryInstances": 2}
@@ -404,8 +405,8 @@ def test_terminate_by_execution_partial_failure_and_twice_is_harmless(sb):
     sb.set_faults([])
     sb.client("drs", account=B, region="eu-west-1").terminate_recovery_instances(recoveryInstanceIDs=[ri[in_b[0]]])
     third = terminate_recovery_instances(source_execution_id="exec-t")
-    assert [e["recoveryInstanceId"] for e in third["alreadyTerminated"]] == [ri[in_b[0]]]
-    assert [e["recoveryInstanceId"] for e in third["terminated"]] == [ri[in_b[1]]]
+    assert [e["recoveryInstanceID"] for e in third["alreadyTerminated"]] == [ri[in_b[0]]]
+    assert [e["recoveryInstanceID"] for e in third["terminated"]] == [ri[in_b[1]]]
     assert not set(in_a + in_b) & set(rows(sb))
     fourth = terminate_recovery_instances(source_execution_id="exec-t")
     assert fourth["summary"] == {"terminated": 0, "alreadyTerminated": 0, "conflicts": 0, "failed": 0, "notInCache": 0}
@@ -417,10 +418,10 @@ def test_terminate_by_ids_and_by_servers(sb):
     cached = rows(sb)
     a_rows = [r for r in cached.values() if (r["accountId"], r["region"]) == (A, "us-east-1")]
     b_rows = [r for r in cached.values() if r["accountId"] == B]
-    out = terminate_recovery_instances(recovery_instance_ids=[a_rows[0]["recoveryInstanceId"], "i-0000000000000dead"])
-    assert [e["recoveryInstanceId"] for e in out["terminated"]] == [a_rows[0]["recoveryInstanceId"]]
+    out = terminate_recovery_instances(recovery_instance_ids=[a_rows[0]["recoveryInstanceID"], "i-0000000000000dead"])
+    assert [e["recoveryInstanceID"] for e in out["terminated"]] == [a_rows[0]["recoveryInstanceID"]]
     assert out["notInCache"] == ["i-0000000000000dead"]
-    out = terminate_recovery_instances(source_server_ids=[r["sourceServerId"] for r in b_rows])
+    out = terminate_recovery_instances(source_server_ids=[r["sourceServerID"] for r in b_rows])
     assert out["summary"]["terminated"] == len(b_rows) and out["apiCalls"]["TerminateRecoveryInstances"] == 1
     left = rows(sb)
-    assert a_rows[0]["sourceServerId"] not in left and not {r["sourceServerId"] for r in b_rows} & set(left)
+    assert a_rows[0]["sourceServerID"] not in left and not {r["sourceServerID"] for r in b_rows} & set(left)

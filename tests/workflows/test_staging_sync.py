@@ -11,11 +11,12 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sync_contract import COMMON_SUMMARY_KEYS, drs_pairs, scan_calls
+from sync_contract import checked_summary, drs_pairs, scan_calls
 
-from fleet_sync.regions import invalidate_region_cache, iso
-from fleet_sync.staging import get_extended_source_servers
-from fleet_sync.staging_store import get_extension_failures
+from fleet_sync.core.clock import iso
+from fleet_sync.run.region_status import invalidate_region_cache
+from fleet_sync.syncs.staging.queries import get_extension_failures
+from fleet_sync.syncs.staging.reads import get_extended_source_servers
 from sandbox import Sandbox
 
 T1, T2, S1, S2 = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -44,7 +45,6 @@ TRUST = {T1: (S1, S2), T2: (S1,)}
 # T1/us-east-1: 3 of S1 (2 already extended) + 2 of S2; T1/eu-west-1: 3; T2/us-east-1: 5; T2/eu-west-1: 3
 EXPECTED_ITEMS = {(T1, "us-east-1"), (T1, "eu-west-1"), (T2, "us-east-1"), (T2, "eu-west-1")}
 TO_EXTEND = 16
-SUMMARY_KEYS = COMMON_SUMMARY_KEYS | {"serversExtended", "serversFailed", "serversDeferred", "dryRun", "failures"}
 
 
 @pytest.fixture()
@@ -126,11 +126,13 @@ def test_extends_every_trusted_staging_server_once_and_audits_it(sb):
     first = sb.run_sync("staging")
     # Then it visits the target regions where a trusted staging account holds servers, and nothing else
     assert first["status"] == "SUCCEEDED" and first["outcome"] == "complete", first
-    assert set(first) >= SUMMARY_KEYS
+    checked_summary(first)
     assert {(w["accountId"], w["region"]) for w in first["workItems"]} == EXPECTED_ITEMS
     assert first["decision"] == "filtered" and first["dryRun"] is False
     # And extends every server not extended yet, once
     assert first["serversExtended"] == TO_EXTEND and first["serversFailed"] == 0 and first["failures"] == []
+    # The items list staging servers, not source servers of their pair: no serverCount, nothing "synced"
+    assert first["serversSynced"] == 0 and first["counts"]["serversExtensible"] == TO_EXTEND
     assert creates(sb) == TO_EXTEND
     assert_fully_extended_once(sb)
     # Property 12: one role assumption per work item, none per server or staging account

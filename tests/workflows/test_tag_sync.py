@@ -8,10 +8,11 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sync_contract import COMMON_SUMMARY_KEYS, drs_pairs, scan_calls
+from sync_contract import checked_summary, drs_pairs, scan_calls
 
-from fleet_sync.regions import invalidate_region_cache, iso
-from fleet_sync.tags import PROVENANCE_KEYS
+from fleet_sync.core.clock import iso
+from fleet_sync.run.region_status import invalidate_region_cache
+from fleet_sync.syncs.tags.tagging import PROVENANCE_KEYS
 from sandbox import Sandbox
 
 A, B = "111111111111", "222222222222"
@@ -36,14 +37,6 @@ FLEET = {
         },
     ],
 }
-SUMMARY_KEYS = COMMON_SUMMARY_KEYS | {
-    "serversTagged",
-    "tagsAdded",
-    "tagsRemoved",
-    "skipped",
-    "regionsScanned",
-    "callsSavedVsAllRegions",
-}
 
 
 @pytest.fixture()
@@ -54,7 +47,7 @@ def sb():
 
 def drs_ops(sb, operations=WRITES):
     """Calls the simulator saw, by operation, for the given operations."""
-    out = Counter()
+    out: Counter[str] = Counter()
     for c in sb.drs_calls()["calls"]:
         if c["operation"] in operations:
             out[c["operation"]] += c["calls"]
@@ -122,13 +115,14 @@ def test_copies_ec2_tags_sets_copy_tags_skips_by_reason_and_a_second_run_writes_
     first = sb.run_sync("tags")
     # Then it covers the two pairs holding servers, from the inventory, and reports the contract
     assert first["status"] == "SUCCEEDED" and first["outcome"] == "complete", first
-    assert set(first) >= SUMMARY_KEYS
+    checked_summary(first)
     assert {(w["accountId"], w["region"]) for w in first["workItems"]} == {(A, "us-east-1"), (B, "us-west-2")}
     assert first["counts"]["pairsFromInventory"] == 2 and first["apiCalls"].get("DescribeSourceServers", 0) == 0
     assert first["regionsScanned"] == 2 and first["regionsSkipped"] == len(REGIONS) - 2
     assert first["callsSavedVsAllRegions"] == first["pairsSkipped"] * 2 == (2 * len(REGIONS) - 2) * 2
     # And every eligible server carries its instance's tags and provenance, and copyTags is on
-    tagged, skipped = 0, Counter()
+    tagged = 0
+    skipped: Counter[str] = Counter()
     for account, region in ((A, "us-east-1"), (B, "us-west-2")):
         drs = sb.client("drs", account=account, region=region)
         for s in servers(sb, account, region):

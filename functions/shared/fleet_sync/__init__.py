@@ -1,5 +1,6 @@
 """fleet_sync: the shared layer of DRS Fleet Sync.
 
-Domain code is plain Python that takes its tables and clients as arguments; handlers in
-functions/<task>/app.py only parse their input, call in here and return a small result.
+Packages by layer: `core` (settings, clients, tables, clock), `run` (what every sync shares), `syncs/<sync>`
+(each sync's spec, work, store and queries) and `api`. Handlers in functions/<task>/app.py parse their input,
+call in here and return a small result. Imports go one way: api -> run / syncs -> core.
 """

@@ -1,0 +1,387 @@
+"""The data-management API (DataManagementFunction): every route that writes or starts work.
+
+Starting syncs (202 and the execution), refreshing stale inventory pairs from DRS, terminating recovery
+instances, and the accounts table (targets and their staging accounts). Each body is a pydantic model;
+checks that need the stack's settings (its regions, the role name it may assume) run before any table or
+AWS call.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import Field, StrictBool, ValidationError
+
+from ..core import aws
+from ..core.regions import drs_regions
+from ..core.settings import Settings, get_settings
+from ..run.accounts import AccountRecord, AccountsStore
+from ..run.region_status import active_regions_of
+from ..run.registry import sync_spec
+from ..run.start import start_sync
+from ..syncs.inventory.refresh import query_inventory
+from ..syncs.recovery_instances.terminate import terminate_recovery_instances
+from . import accounts_admin
+from .common import ApiValidationError, error_response, json_response, known_regions, make_resolver, responses
+from .models import (
+    MAX_REGIONS,
+    AccountId,
+    AccountUpdate,
+    InventoryRefreshRequest,
+    NewStagingAccount,
+    NewTargetAccount,
+    Region,
+    Strict,
+    SyncName,
+    SyncStartRequest,
+    TerminateRequest,
+    check_role_account,
+)
+
+app = make_resolver()
+
+
+STARTED = "the execution started: its ARN and where to follow it"
+
+
+class StagingTargetSyncRequest(Strict):
+    """Options of a one-target staging sync."""
+
+    dryRun: StrictBool | None = None
+    regions: list[Region] | None = Field(default=None, min_length=1, max_length=MAX_REGIONS)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _check_regions(regions: list[str] | None, settings: Settings, field: str = "regions") -> None:
+    known_regions(regions, drs_regions(settings.drs_regions), field=field, location="body")
+
+
+def _started(sync: str, sync_input: dict[str, Any], settings: Settings) -> Response[dict[str, Any]]:
+    """Validate the input with the sync's own model, then StartExecution: 202, the ARN and where to look."""
+    spec = sync_spec(sync)
+    try:
+        spec.input_model.model_validate(sync_input)
+    except ValidationError as exc:
+        raise ApiValidationError.from_pydantic(exc) from None
+    _check_regions(sync_input.get("regions"), settings)
+    if sync_input.get("region") is not None:
+        _check_regions([sync_input["region"]], settings, field="region")
+    started = start_sync(sync, sync_input, settings)
+    name = started["executionArn"].rsplit(":", 1)[-1]
+    location = f"/syncs/{sync}/executions/{name}"
+    body = {**started, "executionName": name, "input": sync_input, "links": {"execution": location}}
+    return json_response(202, body, headers={"Location": location})
+
+
+def _body(model: Strict | None) -> dict[str, Any]:
+    return model.model_dump(exclude_none=True) if model is not None else {}
+
+
+def _account_view(record: AccountRecord, settings: Settings) -> dict[str, Any]:
+    view = record.model_dump()
+    if record.kind != "target":
+        view.pop("stagingAccounts", None)
+    view["effectiveRoleArn"] = record.role_arn(settings.cross_account_role_name)
+    return view
+
+
+def _check_role(role_arn: str | None, settings: Settings) -> None:
+    """The functions' policies allow sts:AssumeRole on `role/{CrossAccountRoleName}` only (no path)."""
+    if role_arn is None:
+        return
+    name = settings.cross_account_role_name
+    if role_arn.split(":", 5)[5] != f"role/{name}":
+        raise ApiValidationError(
+            "roleArn",
+            f"the stack may assume only roles named {name} (template parameter CrossAccountRoleName)",
+            "body",
+        )
+
+
+def _accounts(settings: Settings) -> AccountsStore:
+    return AccountsStore(aws.dynamodb().Table(settings.accounts_table))
+
+
+# ------------------------------------------------------------------ syncs
+
+
+@app.post(
+    "/syncs/<sync>",
+    operation_id="startSync",
+    tags=["syncs"],
+    summary="Start a sync's state machine, optionally scoped (docs/design.md: the execution input)",
+    status_code=202,
+    responses=responses(202, STARTED, 400),
+)
+def post_sync(
+    sync: Annotated[SyncName, Path()],
+    scope: Annotated[SyncStartRequest | None, Body(description="the execution input; {} or none: a full run")] = None,
+) -> Response[dict[str, Any]]:
+    return _started(sync, _body(scope), _settings())
+
+
+@app.post(
+    "/drs/recovery-instance-sync",
+    operation_id="startRecoveryInstanceSync",
+    tags=["aliases"],
+    summary="Alias of POST /syncs/recovery-instances (the specification's route)",
+    status_code=202,
+    responses=responses(202, STARTED, 400),
+)
+def post_recovery_instance_sync(
+    scope: Annotated[SyncStartRequest | None, Body(description="the execution input")] = None,
+) -> Response[dict[str, Any]]:
+    return _started("recovery-instances", _body(scope), _settings())
+
+
+@app.post(
+    "/drs/tag-sync",
+    operation_id="startTagSync",
+    tags=["aliases"],
+    summary="Alias of POST /syncs/tags (the specification's route)",
+    status_code=202,
+    responses=responses(202, STARTED, 400),
+)
+def post_tag_sync(
+    scope: Annotated[SyncStartRequest | None, Body(description="the execution input")] = None,
+) -> Response[dict[str, Any]]:
+    return _started("tags", _body(scope), _settings())
+
+
+# ------------------------------------------------------------------ inventory refresh (the DRS fallback)
+
+
+@app.post(
+    "/inventory/refresh",
+    operation_id="refreshInventory",
+    tags=["inventory"],
+    summary="Read the stale (account, region) pairs from DRS now and write them back (topology preserved)",
+    responses=responses(200, "which pairs were read from DRS", 400),
+)
+def post_inventory_refresh(
+    request: Annotated[InventoryRefreshRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    settings = _settings()
+    body = _body(request)
+    _check_regions(body.get("regions"), settings)
+    regions = body.get("regions")
+    if regions is None:
+        regions = active_regions_of(settings).regions
+    filters = {"accountId": body["accountId"]} if body.get("accountId") else None
+    result = query_inventory(regions, filters, settings=settings, fallback=True, write_back=True)
+    return {
+        "source": result.source,
+        "regions": sorted(regions),
+        "stalePairs": [{"accountId": a, "region": r} for a, r in result.stale_pairs],
+        "refreshedPairs": [{"accountId": a, "region": r} for a, r in result.refreshed_pairs],
+        "failedPairs": result.failed_pairs,
+        "serverCount": len(result.servers),
+        "oldestSuccess": result.oldest_success,
+    }
+
+
+# ------------------------------------------------------------------ recovery instances
+
+
+@app.post(
+    "/recovery-instances/terminate",
+    operation_id="terminateRecoveryInstances",
+    tags=["recovery-instances"],
+    summary="Terminate recovery instances (by execution, ids or source servers) and drop their cache rows",
+    responses=responses(200, "what was terminated, already gone, in conflict or failed", 400),
+)
+def post_terminate(request: Annotated[TerminateRequest, Body()]) -> dict[str, Any]:
+    settings = _settings()
+    pairs = None
+    if request.pairs is not None:
+        _check_regions(sorted({p.region for p in request.pairs}), settings, field="pairs")
+        pairs = [(p.accountId, p.region) for p in request.pairs]
+    return terminate_recovery_instances(
+        source_execution_id=request.sourceExecutionId,
+        recovery_instance_ids=request.recoveryInstanceIDs,
+        source_server_ids=request.sourceServerIDs,
+        pairs=pairs,
+        settings=settings,
+    )
+
+
+# ------------------------------------------------------------------ accounts: targets
+
+TargetId = Annotated[AccountId, Path(description="the target account")]
+StagingId = Annotated[AccountId, Path(description="the staging account")]
+
+
+@app.get(
+    "/accounts/targets",
+    operation_id="listTargetAccounts",
+    tags=["accounts"],
+    summary="Every target account with its role, ExternalId and staging accounts",
+    responses=responses(200, "the target accounts"),
+)
+def get_targets() -> dict[str, Any]:
+    settings = _settings()
+    targets = [_account_view(t, settings) for t in accounts_admin.list_targets(_accounts(settings))]
+    return {"targets": targets, "count": len(targets)}
+
+
+@app.post(
+    "/accounts/targets",
+    operation_id="addTargetAccount",
+    tags=["accounts"],
+    summary="Register a target account (its role ARN and ExternalId); the next sync covers it",
+    status_code=201,
+    responses=responses(201, "the account as stored", 400, 409),
+)
+def post_target(account: Annotated[NewTargetAccount, Body()]) -> Response[dict[str, Any]]:
+    settings = _settings()
+    _check_role(account.roleArn, settings)
+    record = accounts_admin.add_target(_accounts(settings), account.model_dump(exclude_none=True))
+    view = _account_view(record, settings)
+    return json_response(201, view, headers={"Location": f"/accounts/targets/{record.accountId}"})
+
+
+@app.get(
+    "/accounts/targets/<accountId>",
+    operation_id="getTargetAccount",
+    tags=["accounts"],
+    summary="One target account",
+    responses=responses(200, "the account as stored", 400, 404),
+)
+def get_target(accountId: TargetId) -> dict[str, Any]:
+    settings = _settings()
+    return _account_view(accounts_admin.get_target(_accounts(settings), accountId), settings)
+
+
+@app.patch(
+    "/accounts/targets/<accountId>",
+    operation_id="updateTargetAccount",
+    tags=["accounts"],
+    summary="Change a target's name, role ARN, ExternalId or enabled flag (null removes name/role/ExternalId)",
+    responses=responses(200, "the account as stored", 400, 404),
+)
+def patch_target(accountId: TargetId, changes: Annotated[AccountUpdate, Body()]) -> dict[str, Any]:
+    settings = _settings()
+    _check_role(changes.roleArn, settings)
+    try:
+        check_role_account(changes.roleArn, accountId)
+    except ValueError as exc:
+        raise ApiValidationError("roleArn", str(exc), "body") from None
+    record = accounts_admin.update_account(
+        _accounts(settings), accountId, changes.model_dump(exclude_unset=True), kind="target"
+    )
+    return _account_view(record, settings)
+
+
+@app.delete(
+    "/accounts/targets/<accountId>",
+    operation_id="removeTargetAccount",
+    tags=["accounts"],
+    summary="Remove a target account, and its staging accounts that no other target lists",
+    responses=responses(200, "what was removed", 400, 404, 409),
+)
+def delete_target(accountId: TargetId) -> dict[str, Any]:
+    return accounts_admin.remove_target(_accounts(_settings()), accountId)
+
+
+# ------------------------------------------------------------------ accounts: staging accounts of a target
+
+
+@app.get(
+    "/accounts/targets/<accountId>/staging-accounts",
+    operation_id="listStagingAccounts",
+    tags=["accounts"],
+    summary="The staging accounts a target trusts, with their roles and ExternalIds",
+    responses=responses(200, "the staging accounts", 400, 404),
+)
+def get_staging(accountId: TargetId) -> dict[str, Any]:
+    settings = _settings()
+    rows = accounts_admin.list_staging(_accounts(settings), accountId)
+    for row in rows:
+        row["effectiveRoleArn"] = row.get("roleArn") or f"arn:aws:iam::{row['accountId']}:role/" + (
+            settings.cross_account_role_name
+        )
+    return {"targetAccountId": accountId, "stagingAccounts": rows, "count": len(rows)}
+
+
+@app.post(
+    "/accounts/targets/<accountId>/staging-accounts",
+    operation_id="addStagingAccount",
+    tags=["accounts"],
+    summary="Add a staging account to a target (registers the staging account, or reuses its row)",
+    status_code=201,
+    responses=responses(201, "the staging account as stored", 400, 404, 409),
+)
+def post_staging(accountId: TargetId, account: Annotated[NewStagingAccount, Body()]) -> Response[dict[str, Any]]:
+    settings = _settings()
+    if account.accountId == accountId:
+        raise ApiValidationError("accountId", "a target account cannot be its own staging account", "body")
+    _check_role(account.roleArn, settings)
+    record = accounts_admin.add_staging(_accounts(settings), accountId, account.model_dump(exclude_none=True))
+    view = _account_view(record, settings)
+    location = f"/accounts/targets/{accountId}/staging-accounts/{record.accountId}"
+    return json_response(201, {**view, "targetAccountId": accountId}, headers={"Location": location})
+
+
+@app.patch(
+    "/accounts/targets/<accountId>/staging-accounts/<stagingAccountId>",
+    operation_id="updateStagingAccount",
+    tags=["accounts"],
+    summary="Change a staging account's name, role ARN, ExternalId or enabled flag",
+    responses=responses(200, "the staging account as stored", 400, 404),
+)
+def patch_staging(
+    accountId: TargetId, stagingAccountId: StagingId, changes: Annotated[AccountUpdate, Body()]
+) -> dict[str, Any]:
+    settings = _settings()
+    _check_role(changes.roleArn, settings)
+    try:
+        check_role_account(changes.roleArn, stagingAccountId)
+    except ValueError as exc:
+        raise ApiValidationError("roleArn", str(exc), "body") from None
+    table = _accounts(settings)
+    if stagingAccountId not in accounts_admin.get_target(table, accountId).stagingAccounts:
+        raise accounts_admin.AccountNotFound(f"{stagingAccountId} is not a staging account of target {accountId}")
+    record = accounts_admin.update_account(
+        table, stagingAccountId, changes.model_dump(exclude_unset=True), kind="staging"
+    )
+    return _account_view(record, settings)
+
+
+@app.delete(
+    "/accounts/targets/<accountId>/staging-accounts/<stagingAccountId>",
+    operation_id="removeStagingAccount",
+    tags=["accounts"],
+    summary="Take a staging account off a target (its row goes when no other target lists it)",
+    responses=responses(200, "what was removed", 400, 404, 409),
+)
+def delete_staging(accountId: TargetId, stagingAccountId: StagingId) -> dict[str, Any]:
+    return accounts_admin.remove_staging(_accounts(_settings()), accountId, stagingAccountId)
+
+
+@app.post(
+    "/accounts/targets/<accountId>/staging-accounts/sync",
+    operation_id="syncTargetStagingAccounts",
+    tags=["accounts", "aliases"],
+    summary="Start the staging sync for this one target (input {targetAccounts: [accountId]})",
+    status_code=202,
+    responses=responses(202, STARTED, 400, 404, 409),
+)
+def post_target_staging_sync(
+    accountId: TargetId,
+    options: Annotated[StagingTargetSyncRequest | None, Body()] = None,
+) -> Response[dict[str, Any]]:
+    settings = _settings()
+    body = _body(options)
+    _check_regions(body.get("regions"), settings)
+    target = accounts_admin.get_target(_accounts(settings), accountId)
+    if not target.stagingAccounts:
+        return error_response(409, "Conflict", f"target {accountId} has no staging accounts to extend from")
+    return _started("staging", {"targetAccounts": [accountId], **body}, settings)

@@ -1,0 +1,84 @@
+"""The accounts table: target and staging accounts, each with the role the product assumes there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from boto3.dynamodb.conditions import Attr
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.aws import ApiCallCounter, Credentials, assume_role
+from ..core.ids import ACCOUNT_ID
+from ..core.tables import ACCOUNTS, scan_all
+
+
+class AccountRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    accountId: str = Field(pattern=ACCOUNT_ID)
+    kind: Literal["target", "staging"] = "target"
+    name: str | None = None
+    roleArn: str | None = None
+    externalId: str | None = None
+    stagingAccounts: list[str] = Field(default_factory=list)
+    enabled: bool = True
+
+    def role_arn(self, default_role_name: str) -> str:
+        return self.roleArn or f"arn:aws:iam::{self.accountId}:role/{default_role_name}"
+
+
+@dataclass
+class AccountsStore:
+    """Reads of the accounts table, and the conditional writes the accounts admin builds its changes from."""
+
+    table: Any
+
+    def all(self, *, include_disabled: bool = False) -> list[AccountRecord]:
+        """Every registered account (the table is small: one row per account)."""
+        kwargs: dict[str, Any] = {} if include_disabled else {"FilterExpression": Attr("enabled").ne(False)}
+        items = scan_all(self.table, **kwargs)
+        return sorted((AccountRecord.model_validate(i) for i in items), key=lambda a: a.accountId)
+
+    def get(self, account_id: str) -> AccountRecord | None:
+        item = self.table.get_item(Key=ACCOUNTS.key(account_id)).get("Item")
+        return AccountRecord.model_validate(item) if item else None
+
+    def put_new(self, record: AccountRecord) -> None:
+        """Write a new row; fails with ConditionalCheckFailed when the id is registered already."""
+        item = {k: v for k, v in record.model_dump().items() if v is not None}
+        self.table.put_item(Item=item, ConditionExpression=f"attribute_not_exists({ACCOUNTS.partition_key})")
+
+    def update(
+        self, account_id: str, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> AccountRecord:
+        """One conditional UpdateItem; the row as it is after it."""
+        updated = self.table.update_item(
+            Key=ACCOUNTS.key(account_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return AccountRecord.model_validate(updated)
+
+    def change(self, action: str, account_id: str, **fields: Any) -> dict[str, Any]:
+        """One action (Update or Delete) of a transaction on one row."""
+        return {action: {"TableName": self.table.name, "Key": ACCOUNTS.key(account_id), **fields}}
+
+    def transact(self, changes: list[dict[str, Any]]) -> None:
+        """Changes built by `change`, all or none (at most 100)."""
+        self.table.meta.client.transact_write_items(TransactItems=changes)
+
+
+def account_credentials(
+    account: AccountRecord, *, default_role_name: str, sync: str, counter: ApiCallCounter | None = None
+) -> Credentials:
+    """The one set of credentials of a work item in an account, from the account's own role and ExternalId."""
+    return assume_role(
+        account.role_arn(default_role_name),
+        session_name=f"drs-fleet-sync-{sync}",
+        external_id=account.externalId,
+        counter=counter,
+    )

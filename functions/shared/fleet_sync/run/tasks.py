@@ -1,0 +1,250 @@
+"""The tasks every sync's state machine shares: resolve the plan, summarize the run, update region status,
+invalidate the region cache, finish. Each takes its event's model and the settings and returns its result's
+model; the handlers in functions/<task>/app.py parse the one and dump the other."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..core import aws
+from ..core.clock import parse_iso, utc_now
+from ..core.observability import logger, metrics
+from ..core.regions import THROTTLED, drs_regions
+from ..core.settings import Settings
+from .accounts import AccountsStore
+from .models import (
+    MAX_WORK_ITEMS_IN_SUMMARY,
+    CacheInvalidated,
+    FinishEvent,
+    InvalidateEvent,
+    ItemResult,
+    Pair,
+    PlanRef,
+    RegionStatusUpdate,
+    ResolveEvent,
+    RunEvent,
+    RunRecord,
+    SyncInput,
+    parse_sync_input,
+)
+from .plan import Plan, build_plan
+from .region_status import RegionStatusStore, invalidate_region_cache, resolve_active_regions
+from .registry import sync_spec
+from .spec import SyncSpec
+from .summary import Summary, summarize
+from .sync_state import SyncStateStore
+
+FALLBACK_DECISIONS = ("fallback_empty", "fallback_error")
+
+
+# ------------------------------------------------------------------ Resolve the scan plan
+
+
+def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
+    """Validate the input, plan the (account, region) work items, take the lock, write the plan to S3.
+
+    Nothing is written before the input is known to be good.
+    """
+    spec = sync_spec(event.sync)
+    request = parse_sync_input(spec.input_model, event.sync, event.input)
+    ddb = aws.dynamodb()
+    state = SyncStateStore(ddb.Table(settings.sync_state_table))
+    plan, scoped = _plan(spec, request, settings, ddb)
+    run = RunRecord(
+        sync=event.sync,
+        runId=event.executionName,
+        executionArn=event.executionArn,
+        startTime=event.startTime,
+        mode=request.mode or "scheduled",
+        options=request.model_dump(exclude={"accounts", "regions", "mode"}, exclude_none=True),
+        decision="skipped",
+    )
+    sfn = aws.client("stepfunctions")
+    # A scoped run (one pair after a wave completes) runs alongside the scheduled runs: it takes no lock.
+    if not scoped and not state.acquire_lock(
+        event.sync, event.executionArn, is_running=lambda arn: _is_running(sfn, arn)
+    ):
+        return run
+    key = f"plans/{event.sync}/{event.executionName}.json"
+    aws.client("s3").put_object(
+        Bucket=settings.plan_bucket, Key=key, Body=json.dumps(plan.items).encode(), ContentType="application/json"
+    )
+    _log_plan(event.sync, plan)
+    return run.model_copy(
+        update={
+            "decision": plan.decision,
+            "plan": PlanRef(bucket=settings.plan_bucket, key=key),
+            "workItemCount": len(plan.items),
+            "workItems": [Pair.model_validate(i) for i in plan.items[:MAX_WORK_ITEMS_IN_SUMMARY]],
+            "activeRegions": plan.active_regions,
+            "regionsInScope": len(plan.regions),
+            "regionsSkipped": plan.regions_skipped,
+            "pairsTotal": plan.pairs_total,
+            "pairsSkipped": plan.pairs_skipped,
+        }
+    )
+
+
+def _plan(spec: SyncSpec, request: SyncInput, settings: Settings, ddb: Any) -> tuple[Plan, bool]:
+    """The run's plan, and whether it is a scoped run's."""
+    registered = AccountsStore(ddb.Table(settings.accounts_table)).all()
+    accounts = [a.accountId for a in spec.select_accounts(registered, request)]
+    all_regions = drs_regions(settings.drs_regions)
+    scoped = spec.scoped_plan(request, accounts, all_regions) if spec.scoped_plan else None
+    if scoped is not None:
+        return scoped, True
+    active = resolve_active_regions(
+        ddb.Table(settings.region_status_table),
+        all_regions=all_regions,
+        state_table=ddb.Table(settings.sync_state_table),
+        cache_ttl=settings.region_cache_ttl_seconds,
+        filtering=settings.region_filtering,
+    )
+    plan = build_plan(
+        request=request,
+        registered_accounts=accounts,
+        all_regions=all_regions,
+        statuses=spec.plan_statuses(active.statuses, registered),
+        filtering=settings.region_filtering,
+        discovery_age=timedelta(hours=settings.discovery_age_hours),
+        now=utc_now(),
+    )
+    return plan, False
+
+
+def _log_plan(sync: str, plan: Plan) -> None:
+    logger.info(
+        "plan resolved",
+        extra={
+            "sync": sync,
+            "decision": plan.decision,
+            "workItems": len(plan.items),
+            "pairsTotal": plan.pairs_total,
+            "pairsSkipped": plan.pairs_skipped,
+            "regionsSkipped": plan.regions_skipped,
+            "activeRegions": len(plan.active_regions),
+        },
+    )
+
+
+def _is_running(sfn: Any, execution_arn: str) -> bool:
+    try:
+        return bool(sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING")
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return False
+
+
+# ------------------------------------------------------------------ Summarize the run
+
+
+def build_summary(spec: SyncSpec, run: RunRecord, results: list[ItemResult]) -> Summary:
+    """The sync's summary of a run: the common fields, its own counters, its own fields."""
+    common = summarize(run, results)
+    missing = run.workItemCount - len(results)
+    if missing > 0:  # an item with no recorded result must not pass for a success
+        common.itemsWithoutResult = missing
+        common.outcome = "partial" if results else "failed"
+    lifted = {name: common.counts.get(name, 0) for name in spec.summary_model.counters()}
+    own = spec.summary_fields(common, results, run)
+    summary = spec.summary_model.model_validate({**common.model_dump(), **lifted, **own})
+    summary.durationMs = _elapsed_ms(run.startTime)
+    return summary
+
+
+def summarize_run(event: RunEvent, settings: Settings) -> Summary:
+    """Read every item result of the run and build its summary."""
+    results = SyncStateStore(aws.dynamodb().Table(settings.sync_state_table)).item_results(event.run.runId)
+    return build_summary(sync_spec(event.run.sync), event.run, results)
+
+
+def _elapsed_ms(start: str | None) -> int:
+    began = parse_iso(start)
+    return max(0, int((utc_now() - began).total_seconds() * 1000)) if began else 0
+
+
+# ------------------------------------------------------------------ Update region status
+
+
+def update_region_status(event: RunEvent, settings: Settings) -> RegionStatusUpdate:
+    """Write each scanned pair's outcome. Counts only where the sync observed them; errors keep the counts."""
+    spec = sync_spec(event.run.sync)
+    ddb = aws.dynamodb()
+    results = SyncStateStore(ddb.Table(settings.sync_state_table)).item_results(event.run.runId)
+    statuses = RegionStatusStore(ddb.Table(settings.region_status_table))
+    updated = 0
+    for r in results:
+        if r.ok and not (spec.observes_server_counts and r.serverCount is not None):
+            continue
+        statuses.record(
+            r.accountId,
+            r.region,
+            r.serverCount if r.ok else None,
+            None if r.ok else (r.errorMessage or r.status),
+            status=r.status,
+            replicating_count=r.replicatingCount,
+            error_code=r.errorCode,
+        )
+        updated += 1
+    return RegionStatusUpdate(pairsUpdated=updated)
+
+
+# ------------------------------------------------------------------ Invalidate the region cache
+
+
+def invalidate(event: InvalidateEvent, settings: Settings) -> CacheInvalidated:
+    """Bump the generation stamp every container's region cache checks."""
+    return CacheInvalidated(generation=invalidate_region_cache(aws.dynamodb().Table(settings.sync_state_table)))
+
+
+# ------------------------------------------------------------------ Finish the run
+
+
+def finish_run(event: FinishEvent, settings: Settings) -> Summary:
+    """Store the summary and the sync's status, release the lock, publish metrics; return the summary."""
+    run, spec = event.run, sync_spec(event.run.sync)
+    state = SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
+    if run.decision == "skipped" or not event.summary:
+        summary = build_summary(spec, run, [])
+        summary.outcome = "skipped"
+        state.put_summary(run.runId, summary.dump())
+        _publish_metrics(summary, settings)
+        return summary
+    summary = spec.summary_model.model_validate(event.summary)
+    summary.durationMs = _elapsed_ms(run.startTime)
+    state.put_summary(run.runId, summary.dump())
+    if run.decision != "scoped":  # a scoped run is not the sync's last full run and holds no lock
+        state.put_sync_status(run.sync, summary.dump())
+        state.release_lock(run.sync, run.executionArn)
+    _publish_metrics(summary, settings)
+    logged = ("sync", "decision", "outcome", "workItemCount", "pairsSkipped", "apiCallTotal", "errorCount")
+    logger.info("sync finished", extra={**{k: getattr(summary, k) for k in logged}, "durationMs": summary.durationMs})
+    return summary
+
+
+def _publish_metrics(summary: Summary, settings: Settings) -> None:
+    metrics.namespace = settings.metrics_namespace  # the environment's, whenever the module was imported
+    metrics.add_dimension(name="sync", value=summary.sync)
+    count, percent = MetricUnit.Count, MetricUnit.Percent
+    reduction = round(100.0 * summary.pairsSkipped / summary.pairsTotal, 2) if summary.pairsTotal else 0.0
+    # A full run with every planned pair scanned. None for a while means the sync's data is going stale: the
+    # recovery-instance cache alarm (template.yaml) fires when no such run finished within its freshness window.
+    complete = summary.outcome == "complete" and summary.decision not in ("skipped", "scoped")
+    for name, unit, value in (
+        ("ActiveRegionCount", count, len(summary.activeRegions)),
+        ("RegionsSkipped", count, summary.regionsSkipped),
+        ("WorkItems", count, summary.workItemCount),
+        ("ApiCallReduction", percent, reduction),
+        ("ApiCalls", count, summary.apiCallTotal),
+        ("FallbackCount", count, int(summary.decision in FALLBACK_DECISIONS)),
+        ("ServersSynced", count, summary.serversSynced),
+        ("SyncErrors", count, summary.errorCount),
+        ("ThrottledItems", count, summary.itemsByStatus.get(THROTTLED, 0)),
+        ("SkippedRuns", count, int(summary.decision == "skipped")),
+        ("CompleteRuns", count, int(complete)),
+        ("SyncDuration", MetricUnit.Milliseconds, summary.durationMs),
+    ):
+        metrics.add_metric(name=name, unit=unit, value=value)

@@ -1,0 +1,144 @@
+"""The frame every sync's worker runs its work in: one set of credentials per work item, call counting,
+error classification, and the item result stored in the sync-state table (not in the state payload).
+
+Each sync's `syncs/<sync>/work.py` defines `work(ctx) -> WorkOutcome`, its work on one (account, region);
+its handler calls `run_work_item(item, settings, work)`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..core import aws
+from ..core.errors import AccountNotRegistered, RegionScanThrottled
+from ..core.observability import logger
+from ..core.reads import Access
+from ..core.regions import AVAILABLE, THROTTLED, status_for_error
+from ..core.settings import Settings
+from ..core.tables import Table
+from .accounts import AccountRecord, AccountsStore, account_credentials
+from .models import MAX_NOTES_PER_ITEM, MAX_WARNINGS_PER_ITEM, ItemNote, ItemResult, WorkItem
+from .sync_state import SyncStateStore
+
+
+@dataclass
+class WorkContext:
+    item: WorkItem
+    settings: Settings
+    account: AccountRecord
+    credentials: aws.Credentials
+    counter: aws.ApiCallCounter
+    ddb: Any
+    _credentials_by_account: dict[str, aws.Credentials] = field(default_factory=dict)
+
+    def client(self, service: str, *, credentials: aws.Credentials | None = None, region: str | None = None) -> Any:
+        """A counted client in the item's account and region (or the given credentials and region)."""
+        return aws.client(
+            service,
+            credentials=credentials or self.credentials,
+            region=region or self.item.region,
+            counter=self.counter,
+        )
+
+    def credentials_for(self, account_id: str) -> aws.Credentials:
+        """Credentials in another account (e.g. where a server's EC2 instance runs), assumed once per item."""
+        if account_id == self.account.accountId:
+            return self.credentials
+        if account_id not in self._credentials_by_account:
+            record = AccountsStore(self.table(self.settings.accounts_table)).get(account_id)
+            self._credentials_by_account[account_id] = account_credentials(
+                record or AccountRecord(accountId=account_id),
+                default_role_name=self.settings.cross_account_role_name,
+                sync=self.item.sync,
+                counter=self.counter,
+            )
+        return self._credentials_by_account[account_id]
+
+    @property
+    def access(self) -> Access:
+        return Access(self.credentials, self.credentials_for, self.client)
+
+    def table(self, name: str) -> Any:
+        return self.ddb.Table(name)
+
+    def product_table(self, table: Table) -> Any:
+        return self.ddb.Table(self.settings.table_name(table))
+
+
+@dataclass
+class WorkOutcome:
+    server_count: int | None = None  # the DRS source servers listed in the pair; None when none are listed
+    replicating_count: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[ItemNote] = field(default_factory=list)
+
+
+Work = Callable[[WorkContext], WorkOutcome]
+
+
+def run_work_item(item: WorkItem, settings: Settings, work: Work) -> ItemResult:
+    """Run one (account, region) and store its result. A failure is recorded for this pair only;
+    throttling that outlasts the SDK's retries is raised so the state machine retries the item."""
+    started = time.monotonic()
+    ddb = aws.dynamodb()
+    counter = aws.ApiCallCounter()
+    log_keys = {"sync": item.sync, "accountId": item.accountId, "region": item.region, "runId": item.runId}
+    logger.append_keys(**log_keys)
+    try:
+        result = _run(item, settings, work, ddb, counter)
+    except (ClientError, BotoCoreError, AccountNotRegistered) as exc:
+        result = _failed(item, exc, counter)
+    result.durationMs = int((time.monotonic() - started) * 1000)
+    SyncStateStore(ddb.Table(settings.sync_state_table)).put_item_result(item.runId, result)
+    logger.info(
+        "work item done",
+        extra={"status": result.status, "apiCalls": result.apiCalls, "serverCount": result.serverCount},
+    )
+    logger.remove_keys(list(log_keys))
+    return result
+
+
+def _run(item: WorkItem, settings: Settings, work: Work, ddb: Any, counter: aws.ApiCallCounter) -> ItemResult:
+    account = AccountsStore(ddb.Table(settings.accounts_table)).get(item.accountId)
+    if account is None:
+        raise AccountNotRegistered(f"account {item.accountId} is not in the accounts table")
+    credentials = account_credentials(
+        account, default_role_name=settings.cross_account_role_name, sync=item.sync, counter=counter
+    )
+    outcome = work(WorkContext(item, settings, account, credentials, counter, ddb))
+    return ItemResult(
+        accountId=item.accountId,
+        region=item.region,
+        status=AVAILABLE,
+        ok=True,
+        serverCount=outcome.server_count,
+        replicatingCount=outcome.replicating_count,
+        apiCalls=counter.as_dict(),
+        counts=outcome.counts,
+        warnings=outcome.warnings[:MAX_WARNINGS_PER_ITEM],
+        notes=outcome.notes[:MAX_NOTES_PER_ITEM],
+    )
+
+
+def _failed(item: WorkItem, exc: Exception, counter: aws.ApiCallCounter) -> ItemResult:
+    code = aws.error_code(exc)
+    status = status_for_error(code)
+    if status == THROTTLED:
+        logger.warning("still throttled after SDK retries: handing the item back to the state machine")
+        raise RegionScanThrottled(f"{item.accountId}/{item.region}: {aws.error_message(exc)}") from exc
+    logger.warning("work item failed", extra={"errorCode": code, "status": status})
+    return ItemResult(
+        accountId=item.accountId,
+        region=item.region,
+        status=status,
+        ok=False,
+        apiCalls=counter.as_dict(),
+        errorCode=code,
+        errorMessage=aws.error_message(exc),
+    )

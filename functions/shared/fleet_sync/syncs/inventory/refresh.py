@@ -1,0 +1,154 @@
+"""The inventory's query interfaces with the DRS fallback: servers of some regions from the inventory, the
+pairs whose data is stale read from DRS just for them (and written back with their topology preserved),
+plus the freshness and failback-topology questions answered from the stack's own settings.
+
+Only the data-management function reaches the fallback (POST /inventory/refresh): it needs the fleet role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...core import aws
+from ...core.aws import Credentials
+from ...core.observability import logger
+from ...core.reads import Access
+from ...core.regions import drs_regions
+from ...core.settings import Settings, get_settings
+from ...run.accounts import AccountRecord, AccountsStore, account_credentials
+from ...run.region_status import RegionStatusStore, invalidate_region_cache, load_region_statuses
+from . import queries
+from .scan import scan_pair
+from .store import InventoryStore
+
+QUERY_FILTERS = ("accountId", "sourceAccountId", "stagingAccountId", "replicationState", "hostname")
+
+
+@dataclass
+class InventoryQueryResult:
+    servers: list[dict[str, Any]]
+    source: str  # inventory | inventory+drs
+    stale_pairs: list[tuple[str, str]] = field(default_factory=list)
+    refreshed_pairs: list[tuple[str, str]] = field(default_factory=list)
+    failed_pairs: list[dict[str, str]] = field(default_factory=list)
+    oldest_success: str | None = None
+
+
+@dataclass
+class _Tables:
+    inventory: Any
+    region_status: Any
+    sync_state: Any
+    accounts: Any
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Tables:
+        ddb = aws.dynamodb()
+        return cls(
+            ddb.Table(settings.inventory_table),
+            ddb.Table(settings.region_status_table),
+            ddb.Table(settings.sync_state_table),
+            ddb.Table(settings.accounts_table),
+        )
+
+
+class _CredentialsByAccount:
+    """One AssumeRole per account for the whole query, with the account's own role and ExternalId."""
+
+    def __init__(self, accounts_table: Any, settings: Settings) -> None:
+        self._registered = {a.accountId: a for a in AccountsStore(accounts_table).all()}
+        self._role_name = settings.cross_account_role_name
+        self._made: dict[str, Credentials] = {}
+
+    def __call__(self, account_id: str) -> Credentials:
+        if account_id not in self._made:
+            record = self._registered.get(account_id) or AccountRecord(accountId=account_id)
+            self._made[account_id] = account_credentials(record, default_role_name=self._role_name, sync="query")
+        return self._made[account_id]
+
+
+def query_inventory(
+    regions: list[str],
+    filters: dict[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    fallback: bool = True,
+    write_back: bool = True,
+) -> InventoryQueryResult:
+    """Servers of the given regions from the inventory; pairs whose data is stale are read from DRS
+    (and, with write_back, written back with their topology preserved)."""
+    settings = settings or get_settings()
+    filters = filters or {}
+    unknown = sorted(set(filters) - set(QUERY_FILTERS))
+    if unknown:
+        raise ValueError(f"unknown inventory filters: {unknown}; known: {list(QUERY_FILTERS)}")
+    tables = _Tables.of(settings)
+    store = InventoryStore(tables.inventory)
+    statuses = load_region_statuses(
+        tables.region_status, state_table=tables.sync_state, ttl_seconds=settings.region_cache_ttl_seconds
+    )
+    accounts = [filters["accountId"]] if filters.get("accountId") else None
+    stale = queries.stale_pairs(statuses, regions, settings.inventory_fresh_minutes, accounts=accounts)
+    result = InventoryQueryResult(servers=[], source="inventory", stale_pairs=stale)
+    successes = [s.lastSuccess for s in statuses if s.region in set(regions) and s.active and s.lastSuccess]
+    result.oldest_success = min(successes) if successes else None
+    if stale and fallback:
+        _read_from_drs(stale, tables, settings, store, write_back=write_back, sink=result)
+    refreshed = set(result.refreshed_pairs) if not write_back else set()
+    stored = [r for r in store.query(regions, filters) if (r["accountId"], r["replicationRegion"]) not in refreshed]
+    result.servers = sorted(
+        stored + result.servers, key=lambda r: (r.get("replicationRegion"), r.get("accountId"), r.get("sourceServerID"))
+    )
+    logger.info("inventory query", extra={"servers": len(result.servers), "source": result.source})
+    return result
+
+
+def _read_from_drs(
+    stale: list[tuple[str, str]],
+    tables: _Tables,
+    settings: Settings,
+    store: InventoryStore,
+    *,
+    write_back: bool,
+    sink: InventoryQueryResult,
+) -> None:
+    logger.info("inventory stale for some pairs: reading them from DRS", extra={"stalePairs": len(stale)})
+    credentials_for = _CredentialsByAccount(tables.accounts, settings)
+    statuses = RegionStatusStore(tables.region_status)
+    for account_id, region in stale:
+        try:
+            scan = scan_pair(account_id, region, Access(credentials_for(account_id), credentials_for, aws.client))
+            if write_back:
+                existing = store.pair_rows(account_id, region)
+                store.write_records(scan.records, existing)
+                store.delete_missing(account_id, region, {r["sourceServerID"] for r in scan.records}, existing)
+                statuses.record(account_id, region, len(scan.records), replicating_count=scan.replicating)
+            else:
+                sink.servers.extend(scan.records)
+            sink.refreshed_pairs.append((account_id, region))
+        except Exception as exc:  # a pair DRS cannot answer keeps serving its stored rows
+            sink.failed_pairs.append({"accountId": account_id, "region": region, "code": aws.error_code(exc)})
+    sink.source = "inventory+drs"
+    if write_back and sink.refreshed_pairs:
+        invalidate_region_cache(tables.sync_state)  # their region status just changed
+
+
+def query_inventory_by_regions(regions: list[str], filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Seed interface: servers of the given regions, falling back to DRS for stale pairs (written back)."""
+    return query_inventory(regions, filters).servers
+
+
+def is_inventory_fresh(max_age_minutes: int = 15, regions: list[str] | None = None) -> bool:
+    """Seed interface: every pair that holds servers was scanned successfully within max_age_minutes."""
+    settings = get_settings()
+    tables = _Tables.of(settings)
+    statuses = load_region_statuses(
+        tables.region_status, state_table=tables.sync_state, ttl_seconds=settings.region_cache_ttl_seconds
+    )
+    return queries.is_inventory_fresh(statuses, max_age_minutes, regions=regions or drs_regions(settings.drs_regions))
+
+
+def get_failback_topology(source_server_id: str) -> dict[str, Any]:
+    """Seed interface: the original region, account and template to reinstall the DRS agent against."""
+    return queries.failback_topology(InventoryStore(_Tables.of(get_settings()).inventory), source_server_id)

@@ -1,0 +1,29 @@
+"""The inventory sync's work on one (account, region)."""
+
+from __future__ import annotations
+
+from ...core.tables import INVENTORY
+from ...run.worker import WorkContext, WorkOutcome
+from .scan import scan_pair
+from .store import InventoryStore
+
+
+def work(ctx: WorkContext) -> WorkOutcome:
+    item = ctx.item
+    scan = scan_pair(item.accountId, item.region, ctx.access)
+    store = InventoryStore(ctx.product_table(INVENTORY))
+    existing = store.pair_rows(item.accountId, item.region)
+    stats = store.write_records(scan.records, existing)
+    # Reached only when the whole scan succeeded: a failed scan raised before this line.
+    deleted = store.delete_missing(item.accountId, item.region, {r["sourceServerID"] for r in scan.records}, existing)
+    return WorkOutcome(
+        server_count=len(scan.records),
+        replicating_count=scan.replicating,
+        counts={
+            "serversWritten": stats.written,
+            "serversUnchanged": stats.unchanged,
+            "serversRemoved": deleted,
+            "topologyInherited": stats.topology_inherited,
+        },
+        warnings=scan.warnings,
+    )
