@@ -1,4 +1,4 @@
-"""Patches that make moto 5.2.5 behave like AWS where the product depends on it.
+"""STS: AssumeRole answers AccessDenied as AWS does when the role is missing or its trust policy refuses.
 
 ``install_sts_external_id_check()``: moto's STS ``AssumeRole`` hands out credentials for any role ARN,
 even one that does not exist. Real AWS answers ``AccessDenied`` (403) when

@@ -1,0 +1,8 @@
+"""Patches that make moto 5.2.5 behave like AWS where the product depends on it, one module per service.
+
+moto is pinned exactly (requirements-dev.txt): these reach into its internals.
+"""
+
+from .sts import external_id_allowed, install_sts_external_id_check
+
+__all__ = ["external_id_allowed", "install_sts_external_id_check"]
