@@ -164,7 +164,8 @@ def test_extends_every_trusted_staging_server_once_and_audits_it(sb):
 def aws_like_fleet():
     """FLEET where T2 never initialized DRS in eu-west-1, although its staging account S1 has servers there."""
     fleet = copy.deepcopy(FLEET)
-    fleet["accounts"][1]["regions"] = {"us-east-1": {}}
+    accounts: list[dict] = fleet["accounts"]  # type: ignore[assignment]
+    accounts[1]["regions"] = {"us-east-1": {}}
     return fleet
 
 
