@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument("--input", help="execution input: JSON text or @file.json (default {})")
     run.add_argument("--json", action="store_true", help="print exactly the summary dict as JSON")
+    run.add_argument("--logs", action="store_true", help="print the run's log lines (CloudWatch Logs) to stderr")
     serve = actions.add_parser("serve", help="serve the sandbox over HTTP for the aws CLI and boto3")
     common(serve)
     serve.add_argument("--port", type=int, default=5055, help="port (default %(default)s; 0 picks a free one)")
@@ -238,6 +239,8 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         sb.state_machine_arn(args.sync)  # an unknown sync fails before anything runs
         summary = sb.run_sync(args.sync, payload)
+        for line in sb.logs(args.sync, execution=summary["executionArn"]) if args.logs else []:
+            print(json.dumps(line, default=str), file=io_.err)
     if args.json:
         io_.print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     else:
@@ -259,7 +262,7 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
+        with Sandbox(fleet=fleet, template=template, parameters=params, clock="real") as sb:
             url = sb.serve(port=args.port, host=args.host)
             io_.print(f"sandbox serving at {url}  (account {sb.account}, region {sb.region})")
             io_.print(
