@@ -23,7 +23,7 @@ from ..run.registry import sync_spec
 from ..run.start import start_sync
 from ..syncs.inventory.refresh import query_inventory
 from ..syncs.recovery_instances.terminate import terminate_recovery_instances
-from . import accounts_admin
+from . import accounts_admin, preflight
 from .common import ApiValidationError, error_response, json_response, known_regions, make_resolver, responses
 from .models import (
     MAX_REGIONS,
@@ -74,6 +74,7 @@ def _started(sync: str, sync_input: dict[str, Any], settings: Settings) -> Respo
     _check_regions(sync_input.get("regions"), settings)
     if sync_input.get("region") is not None:
         _check_regions([sync_input["region"]], settings, field="region")
+    preflight.check_can_start(sync, sync_input, settings)
     started = start_sync(sync, sync_input, settings)
     name = started["executionArn"].rsplit(":", 1)[-1]
     location = f"/syncs/{sync}/executions/{name}"

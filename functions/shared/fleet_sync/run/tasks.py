@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..core import aws
 from ..core.clock import parse_iso, utc_now
 from ..core.observability import logger, metrics
-from ..core.regions import THROTTLED, drs_regions
+from ..core.regions import KNOWN_EMPTY, THROTTLED, drs_regions
 from ..core.settings import Settings
 from .accounts import AccountsStore
 from .models import (
@@ -170,14 +170,16 @@ def _elapsed_ms(start: str | None) -> int:
 
 
 def update_region_status(event: RunEvent, settings: Settings) -> RegionStatusUpdate:
-    """Write each scanned pair's outcome. Counts only where the sync observed them; errors keep the counts."""
+    """Write each scanned pair's outcome. Counts only where the sync observed them (every sync observes a
+    known-empty pair's 0); errors keep the counts."""
     spec = sync_spec(event.run.sync)
     ddb = aws.dynamodb()
     results = SyncStateStore(ddb.Table(settings.sync_state_table)).item_results(event.run.runId)
     statuses = RegionStatusStore(ddb.Table(settings.region_status_table))
     updated = 0
     for r in results:
-        if r.ok and not (spec.observes_server_counts and r.serverCount is not None):
+        observed = r.status in KNOWN_EMPTY or (spec.observes_server_counts and r.serverCount is not None)
+        if r.ok and not observed:
             continue
         statuses.record(
             r.accountId,
