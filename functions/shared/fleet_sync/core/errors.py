@@ -15,3 +15,8 @@ class RegionScanThrottled(FleetSyncError):
 
 class AccountNotRegistered(FleetSyncError):
     """A work item names an account the accounts table does not hold."""
+
+
+class OriginNotTrusted(FleetSyncError):
+    """A server names an origin account whose EC2 its DRS account may not read: not registered, disabled, or
+    not listing that DRS account in its `allowedDrsAccounts`. Its EC2 is never read for that server."""

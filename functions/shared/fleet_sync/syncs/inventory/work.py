@@ -13,6 +13,7 @@ def work(ctx: WorkContext) -> WorkOutcome:
     scan = scan_pair(item.accountId, item.region, ctx.access)
     store = InventoryStore(ctx.product_table(INVENTORY))
     existing = store.pair_rows(item.accountId, item.region)
+    scan.keep_last_known_ec2(existing)
     stats = store.write_records(scan.records, existing)
     # Reached only when the whole scan succeeded: a failed scan raised before this line.
     deleted = store.delete_missing(item.accountId, item.region, {r["sourceServerID"] for r in scan.records}, existing)
@@ -24,6 +25,8 @@ def work(ctx: WorkContext) -> WorkOutcome:
             "serversUnchanged": stats.unchanged,
             "serversRemoved": deleted,
             "topologyInherited": stats.topology_inherited,
+            "ec2ReadFailures": scan.ec2_read_failures,
+            "originsNotTrusted": scan.origins_not_trusted,
         },
         warnings=scan.warnings,
     )
