@@ -16,26 +16,31 @@ import io
 import json
 import logging
 import signal
-import socket
 import sys
 import threading
 import time
 import warnings
-from pathlib import Path
 from typing import Any, TextIO
+
+from .cli_input import (
+    UsageError,
+    check_run,
+    defines_syncs,
+    fleet_path,
+    parameters,
+    require_free_port,
+    run_input,
+    seconds,
+    template_path,
+)
 
 DEFAULT_FLEET = "events/fleets/demo.yaml"
 DEFAULT_TEMPLATE = "template.yaml"
 SMOKE_TEMPLATE = "tests/fixtures/smoke/template.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT = 120.0
-STATE_MACHINES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
 
 log = logging.getLogger("sandbox.cli")
-
-
-class UsageError(Exception):
-    """Bad input from the command line: reported on stderr, exit code 2."""
 
 
 class _TailBuffer(io.TextIOBase):
@@ -92,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print exactly the summary dict as JSON")
     run.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="how long to wait for the run (default %(default)s)",
@@ -103,135 +108,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5055, help="port (default %(default)s; 0 picks a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     return parser
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not 0 < seconds <= 86400:
-        raise argparse.ArgumentTypeError(f"{value} s: give more than 0 and at most 86400")
-    return seconds
-
-
-def _parameters(pairs: list[str]) -> dict[str, str]:
-    params = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--param {pair!r}: expected NAME=VALUE")
-        params[name] = value
-    return params
-
-
-def _fleet(value: str | None) -> Path | None:
-    from .core import resolve_path
-
-    if value is None or value.lower() in ("", "none"):
-        return None
-    path = resolve_path(value)
-    if not path.is_file():
-        raise UsageError(f"fleet file {value} does not exist")
-    return path
-
-
-def _template(value: str) -> Path:
-    from .core import resolve_path
-
-    path = resolve_path(value)
-    if not path.is_file():
-        raise UsageError(f"template {value} does not exist")
-    return path
-
-
-def _input(value: str | None) -> Any:
-    if value is None:
-        return None
-    text = value
-    if value.startswith("@"):
-        try:
-            text = Path(value[1:]).read_text()
-        except OSError as exc:
-            raise UsageError(f"--input {value}: {exc}") from exc
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"--input is not valid JSON: {exc}") from exc
-
-
-def _defines_syncs(template: Path) -> bool:
-    """True when the template has a state machine that declares DefinitionSubstitutions.SyncName."""
-    from .stack import load_template
-
-    return any(
-        "SyncName" in ((res.get("Properties") or {}).get("DefinitionSubstitutions") or {})
-        for res in load_template(template)["Resources"].values()
-        if res.get("Type") in STATE_MACHINES
-    )
-
-
-def _machine_names(template: Path) -> dict[str, str] | None:
-    """The names a state machine answers to (short name, logical id, a literal Name) -> its short name, read
-    from the template before anything deploys (as sandbox.names names them); None when a short name is only
-    known once deployed. A generated physical name is not known yet: it is not accepted here."""
-    from .names import kebab
-    from .stack import load_template
-
-    out: dict[str, str] = {}
-    for lid, res in load_template(template)["Resources"].items():
-        if res.get("Type") not in STATE_MACHINES:
-            continue
-        props = res.get("Properties") or {}
-        sync = (props.get("DefinitionSubstitutions") or {}).get("SyncName")
-        if sync is not None and not isinstance(sync, str):
-            return None
-        short = sync or kebab(lid.removesuffix("StateMachine")) or lid.lower()
-        name = props.get("Name")  # the physical name, when the template writes it out
-        out.update({short: short, lid: short, **({name: short} if isinstance(name, str) else {})})
-    return out
-
-
-def _check_run(sync: str, template: Path, payload: Any) -> None:
-    """An unknown sync, or an input the sync's own model refuses, is bad input: found before the deploy."""
-    names = _machine_names(template)
-    if names is None:
-        return
-    if sync not in names:
-        known = ", ".join(sorted(set(names.values()))) or "none"
-        raise UsageError(f"unknown sync {sync!r}; this template defines: {known}")
-    from pydantic import ValidationError
-
-    from fleet_sync.run.registry import SYNCS, sync_spec
-
-    short = names[sync]
-    if short not in SYNCS:
-        return
-    try:
-        sync_spec(short).input_model.model_validate({} if payload is None else payload)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise UsageError(f"--input is not valid for the {short} sync: {problems}") from None
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    """Whether something listens on (host, port) already: the HTTP server would fail to bind it."""
-    if port == 0:
-        return False
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def _require_free_port(host: str, port: int) -> None:
-    if _port_in_use(host, port):
-        raise UsageError(f"port {port} is in use on {host}: pick another with --port (0 picks a free one)")
 
 
 def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
@@ -300,13 +176,13 @@ def _demo(args: argparse.Namespace, io_: _Output) -> int:
     from .core import Sandbox
     from .summary import LABEL_WIDTH, format_overall, format_summary
 
-    template = _template(args.template)
-    fleet = _fleet(args.fleet)
-    params = _parameters(args.param)
-    if not _defines_syncs(template):
+    template = template_path(args.template)
+    fleet = fleet_path(args.fleet)
+    params = parameters(args.param)
+    if not defines_syncs(template):
         io_.print(f"{args.template} defines no sync state machines yet: running the smoke state machine")
         io_.print(f"of the sandbox's test fixture ({SMOKE_TEMPLATE}) instead.\n")
-        template, params = _template(SMOKE_TEMPLATE), {}
+        template, params = template_path(SMOKE_TEMPLATE), {}
     started = time.perf_counter()
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         opened = time.perf_counter() - started
@@ -332,9 +208,9 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
     from .executions import summary_of
     from .summary import format_summary
 
-    payload = _input(args.input)
-    template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
-    _check_run(args.sync, template, payload)
+    payload = run_input(args.input)
+    template, fleet, params = template_path(args.template), fleet_path(args.fleet), parameters(args.param)
+    check_run(args.sync, template, payload)
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         sb.state_machine_arn(args.sync)  # an unknown sync fails before anything runs
         arn = sb.start_sync(args.sync, payload)
@@ -374,8 +250,8 @@ def _stop(sb: Any, arn: str, cause: str) -> None:
 def _serve(args: argparse.Namespace, io_: _Output) -> int:
     from .core import Sandbox
 
-    template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
-    _require_free_port(args.host, args.port)
+    template, fleet, params = template_path(args.template), fleet_path(args.fleet), parameters(args.param)
+    require_free_port(args.host, args.port)
     stop = threading.Event()
     serving = threading.Event()
 
@@ -387,7 +263,7 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with Sandbox(fleet=fleet, template=template, parameters=params, clock="real") as sb:
-            _require_free_port(args.host, args.port)  # taken while the stack deployed?
+            require_free_port(args.host, args.port)  # taken while the stack deployed?
             url = sb.serve(port=args.port, host=args.host)
             serving.set()
             io_.print(f"sandbox serving at {url}  (account {sb.account}, region {sb.region})")
