@@ -559,7 +559,17 @@ def test_terminate_needs_exactly_one_selector(cache):
 
 def test_terminate_of_an_unknown_execution_is_a_harmless_no_op(cache):
     out = terminate_recovery_instances("no-such-execution", settings=get_settings())
-    assert out["summary"] == {"terminated": 0, "alreadyTerminated": 0, "conflicts": 0, "failed": 0, "notInCache": 0}
+    assert set(out["summary"]) == {
+        "terminated",
+        "terminating",
+        "alreadyTerminated",
+        "conflicts",
+        "failed",
+        "notInCache",
+        "recoveries",
+        "skippedRecoveries",
+    }
+    assert set(out["summary"].values()) == {0}
     assert out["apiCalls"] == {}
 
 
