@@ -1,12 +1,14 @@
 """DynamoDB: one request at a time, as a serializable database answers, and Query by partition, not by table.
 
-``install_dynamodb_patches()`` makes two changes to moto 5.2.5's DynamoDB, neither of which changes an answer:
+``install_dynamodb_patches()`` makes three changes to moto 5.2.5's DynamoDB, neither of which changes an answer:
 
 * **Requests are serialized.** moto's tables are plain dicts, and its Query and Scan iterate every item of
   the table while another thread's PutItem adds to it: under concurrent Lambdas a Query fails with
   ``RuntimeError: dictionary changed size during iteration``, an error DynamoDB never returns. One lock is
   held around every DynamoDB request (parse, operation and response), so each request sees the table
   between two others, never in the middle of one.
+* **Reads answer in plain JSON.** Query, Scan, GetItem and BatchGetItem hold DynamoDB JSON already; it is
+  written as it is instead of through moto's shape-walking serializer.
 * **Query reads only the partition it names.** moto builds, sorts and walks a list of every item of the
   table for each page of every Query (O(table) per page). Its own filtering, ordering, paging, projection
   and size limits still run, on the items that can match: the partition's items for a table Query, and
@@ -17,6 +19,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +44,10 @@ _READS = frozenset(
         "TransactGetItems",
     }
 )
+
+# Reads whose answer is DynamoDB JSON already (items as moto stores them): written with json.dumps rather than
+# walked attribute by attribute through the output shape (90 % of a large Query's time).
+_PLAIN_JSON_READS = ("query", "scan", "get_item", "batch_get_item")
 
 dynamodb_lock = threading.RLock()
 _install_lock = threading.Lock()
@@ -116,6 +124,7 @@ def _install() -> Callable[[], None]:
         (Table, "all_items", _scoped_all_items),
         (Table, "put_item", _counted_write),
         (Table, "delete_item", _counted_write),
+        *((DynamoHandler, action, _json_answer) for action in _PLAIN_JSON_READS),
     ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
     for owner, name, patch in patches:
@@ -163,6 +172,26 @@ def _scoped_all_items(all_items: Callable[..., Any]) -> Callable[..., Any]:
         return list(all_items(self))
 
     return scoped_all_items
+
+
+def _blob(value: Any) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(type(value).__name__)
+
+
+def _json_answer(action: Callable[..., Any]) -> Callable[..., Any]:
+    def json_answer(self: Any) -> Any:
+        answer = action(self)
+        result = getattr(answer, "result", None)
+        if not isinstance(result, dict):
+            return answer
+        try:
+            return json.dumps(result, default=_blob)
+        except TypeError:  # a type only the serializer knows: let it answer
+            return answer
+
+    return json_answer
 
 
 def _counted_write(write: Callable[..., Any]) -> Callable[..., Any]:

@@ -157,3 +157,38 @@ def test_patched_query_answers_as_moto_does(table: Any) -> None:
         assert len(all_pages(table.query, IndexName="ByG", KeyConditionExpression=Key("g").eq("read"))) == READ_ROWS - 3
     finally:
         undo()
+
+
+def test_patched_reads_answer_every_attribute_type_as_moto_does(table: Any) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")  # low level: the answers as sent
+    item = {
+        "pk": {"S": "types"},
+        "sk": {"S": "1"},
+        "n": {"N": "12.50"},
+        "b": {"B": b"\x00\xffbytes"},
+        "bs": {"BS": [b"a", b"b"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "ss": {"SS": ["x", "y"]},
+        "m": {"M": {"nested": {"L": [{"S": "v"}, {"NULL": True}, {"BOOL": False}]}}},
+    }
+    client.put_item(TableName="t", Item=item)
+    key = {"pk": {"S": "types"}, "sk": {"S": "1"}}
+    NO = {"S": "no"}
+
+    def answers() -> list[Any]:
+        got = [
+            client.get_item(TableName="t", Key=key),
+            client.batch_get_item(RequestItems={"t": {"Keys": [key]}}),
+            client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": item["pk"]}),
+            client.scan(TableName="t", Limit=3),
+            client.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": NO}),
+        ]
+        return [{k: v for k, v in a.items() if k != "ResponseMetadata"} for a in got]
+
+    before = answers()
+    undo = install_dynamodb_patches()
+    try:
+        assert answers() == before
+        assert before[0]["Item"] == item
+    finally:
+        undo()

@@ -31,7 +31,6 @@ DEPENDENT_ACTIONS = {"drs:CreateExtendedSourceServer": {"drs:TagResource"}}  # i
 RESOURCE_TYPES = {
     "drs:TagResource": "source-server",
     "drs:UntagResource": "source-server",
-    "drs:GetLaunchConfiguration": "source-server",
     "drs:UpdateLaunchConfiguration": "source-server",
     "drs:TerminateRecoveryInstances": "recovery-instance",
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -118,6 +118,23 @@ class RegionStatusStore:
                 ":t": ts,
             },
         )
+
+    def record_successes(self, scans: Sequence[tuple[str, str, int, int | None]], now: datetime | None = None) -> None:
+        """Record many successful scans (account, region, serverCount, replicatingCount) in BatchWriteItem calls
+        of 25 rows: each row is written whole, as `record` leaves a successful row (counts set, error gone)."""
+        ts = iso(now or utc_now())
+        with self.table.batch_writer(overwrite_by_pkeys=list(REGION_STATUS.key_names)) as batch:
+            for account_id, region, server_count, replicating_count in scans:
+                batch.put_item(
+                    Item={
+                        **REGION_STATUS.key(account_id, region),
+                        "status": AVAILABLE,
+                        "serverCount": int(server_count),
+                        "replicatingCount": int(replicating_count or 0),
+                        "lastChecked": ts,
+                        "lastSuccess": ts,
+                    }
+                )
 
 
 # ------------------------------------------------------------------ cache

@@ -170,26 +170,26 @@ def _elapsed_ms(start: str | None) -> int:
 
 
 def update_region_status(event: RunEvent, settings: Settings) -> RegionStatusUpdate:
-    """Write each scanned pair's outcome. Counts only where the sync observed them; errors keep the counts."""
+    """Write each scanned pair's outcome. Counts only where the sync observed them; errors keep the counts.
+    Successes go in batches of 25 rows; a failure is an UpdateItem of its own, so the counts stay."""
     spec = sync_spec(event.run.sync)
     ddb = aws.dynamodb()
     results = SyncStateStore(ddb.Table(settings.sync_state_table)).item_results(event.run.runId)
     statuses = RegionStatusStore(ddb.Table(settings.region_status_table))
-    updated = 0
-    for r in results:
-        if r.ok and not (spec.observes_server_counts and r.serverCount is not None):
-            continue
+    counted = [r for r in results if r.ok and spec.observes_server_counts and r.serverCount is not None]
+    statuses.record_successes([(r.accountId, r.region, r.serverCount or 0, r.replicatingCount) for r in counted])
+    failed = [r for r in results if not r.ok]
+    for r in failed:
         statuses.record(
             r.accountId,
             r.region,
-            r.serverCount if r.ok else None,
-            None if r.ok else (r.errorMessage or r.status),
+            None,
+            r.errorMessage or r.status,
             status=r.status,
             replicating_count=r.replicatingCount,
             error_code=r.errorCode,
         )
-        updated += 1
-    return RegionStatusUpdate(pairsUpdated=updated)
+    return RegionStatusUpdate(pairsUpdated=len(counted) + len(failed))
 
 
 # ------------------------------------------------------------------ Invalidate the region cache
