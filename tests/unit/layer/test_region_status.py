@@ -118,6 +118,24 @@ def test_two_accounts_in_one_region_keep_separate_rows(tables):
     assert resolve_active_regions(status, all_regions=ALL, cache_ttl=0).regions == ["us-east-1"]
 
 
+def test_a_known_empty_answer_is_recorded_with_zero_servers_and_a_failure_never_zeroes(tables):
+    (status,) = tables("RegionStatusTable")
+    store = RegionStatusStore(status)
+    store.record("111111111111", "af-south-1", 0, status="NOT_ENABLED", error_code="UnrecognizedClientException")
+    row = store.get("111111111111", "af-south-1")
+    assert row is not None
+    assert (row.status, row.serverCount, row.replicatingCount) == ("NOT_ENABLED", 0, 0)
+    assert (row.errorCode, row.errorMessage) == ("UnrecognizedClientException", None)
+    assert row.known_empty and not row.active and row.lastSuccess == row.lastChecked
+    # a pair that held servers and answers the same with an error message (an anomaly) keeps its count
+    store.record("111111111111", "us-east-1", 7)
+    store.record(
+        "111111111111", "us-east-1", None, "held 7", status="UNINITIALIZED", error_code="UninitializedAccountException"
+    )
+    held = store.get("111111111111", "us-east-1")
+    assert held is not None and (held.status, held.serverCount, held.known_empty) == ("UNINITIALIZED", 7, False)
+
+
 def test_property_6_invalidation_reaches_every_container(tables):
     # Given two containers' worth of cache state sharing the stamp in the sync-state table
     status, state = tables("RegionStatusTable", "SyncStateTable")
@@ -193,30 +211,3 @@ def test_get_active_regions_reads_its_tables_from_the_environment(tables, monkey
     update_region_status("111111111111", "sa-east-1", 2, table=status)
     invalidate_region_cache(state)
     assert get_active_regions() == ["sa-east-1"]
-
-
-def test_successes_are_written_in_batches_and_leave_the_rows_record_leaves(tables):
-    from fleet_sync.core.aws import ApiCallCounter
-
-    (table,) = tables("RegionStatusTable")
-    store = RegionStatusStore(table)
-    # Given one pair with an error recorded, and 1,000 pairs scanned successfully
-    store.record("111111111111", "us-east-1", 4)
-    store.record("111111111111", "us-east-1", None, "throttled", status="THROTTLED", error_code="Throttling")
-    scans = [("111111111111", "us-east-1", 7, 6)] + [(f"{i:012d}", "eu-west-1", i % 3, 0) for i in range(999)]
-    counter = ApiCallCounter()
-    counter.attach(table.meta.client)
-    # When they are recorded together
-    store.record_successes(scans)
-    # Then 40 BatchWriteItem calls of 25 rows did it, not an UpdateItem per pair
-    assert counter.as_dict() == {"BatchWriteItem": 40}
-    # And each row is the one `record` leaves after a success: counts set, error gone
-    store.record("222222222222", "us-east-1", 7, replicating_count=6)
-    batched, recorded = store.get("111111111111", "us-east-1"), store.get("222222222222", "us-east-1")
-    assert batched is not None and recorded is not None
-    assert (batched.status, batched.serverCount, batched.replicatingCount) == ("AVAILABLE", 7, 6)
-    assert batched.errorCode is None and batched.errorMessage is None
-    assert {k: v for k, v in vars(batched).items() if k not in ("accountId", "lastChecked", "lastSuccess")} == {
-        k: v for k, v in vars(recorded).items() if k not in ("accountId", "lastChecked", "lastSuccess")
-    }
-    assert len(store.scan()) == 1001

@@ -10,6 +10,7 @@ a cached client serves many work items and each item still counts its own calls.
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -193,6 +194,14 @@ def _lease() -> _Lease:
                 lease = _Lease(_session().resource("dynamodb", config=AWS_CONFIG))
         _own.lease = lease
     return lease
+
+
+def partition(region: str | None = None) -> str:
+    """The partition ARNs are written in (aws, aws-cn, aws-us-gov, ...): the region's, by default the
+    function's own region (Lambda sets AWS_REGION). Never assume `aws`."""
+    name = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    with _shared_lock:
+        return str(_session().get_partition_for_region(name))
 
 
 def dynamodb() -> Any:
