@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for the run (default %(default)s)",
     )
+    run.add_argument("--logs", action="store_true", help="print the run's log lines (CloudWatch Logs) to stderr")
     serve = actions.add_parser("serve", help="serve the sandbox over HTTP for the aws CLI and boto3")
     common(serve)
     serve.add_argument("--port", type=int, default=5055, help="port (default %(default)s; 0 picks a free one)")
@@ -265,6 +266,8 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
                 file=io_.err,
             )
             return EXIT_FAILED
+        for line in sb.logs(args.sync, execution=arn) if args.logs else []:
+            print(json.dumps(line, default=str), file=io_.err)
     if args.json:
         io_.print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     else:
@@ -290,7 +293,7 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
+        with Sandbox(fleet=fleet, template=template, parameters=params, clock="real") as sb:
             require_free_port(args.host, args.port)  # taken while the stack deployed?
             url = sb.serve(port=args.port, host=args.host)
             serving.set()

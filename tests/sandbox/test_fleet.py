@@ -204,6 +204,7 @@ def test_apply_demo_creates_the_estate(sim, drs, credentials, check):
         "externalId": "ext-prod-dr",
         "stagingAccounts": [STAGING],
         "enabled": True,
+        "allowedDrsAccounts": [ANALYTICS],
     }
     assert rows[ANALYTICS]["stagingAccounts"] == [] and "externalId" not in rows[ANALYTICS]
     assert rows[STAGING]["kind"] == "staging" and "stagingAccounts" not in rows[STAGING]

@@ -196,8 +196,8 @@ def post_inventory_refresh(
     "/recovery-instances/terminate",
     operation_id="terminateRecoveryInstances",
     tags=["recovery-instances"],
-    summary="Terminate recovery instances (by execution, ids or source servers) and drop their cache rows",
-    responses=responses(200, "what was terminated, already gone, in conflict or failed", 400),
+    summary="Terminate recovery instances (by execution, ids or source servers); rows go when DRS's job did",
+    responses=responses(200, "what was terminated, is terminating, already gone, in conflict or failed", 400),
 )
 def post_terminate(request: Annotated[TerminateRequest, Body()]) -> dict[str, Any]:
     settings = _settings()
@@ -210,6 +210,7 @@ def post_terminate(request: Annotated[TerminateRequest, Body()]) -> dict[str, An
         recovery_instance_ids=request.recoveryInstanceIDs,
         source_server_ids=request.sourceServerIDs,
         pairs=pairs,
+        include_recoveries=request.includeRecoveries,
         settings=settings,
     )
 
@@ -306,9 +307,7 @@ def get_staging(accountId: TargetId) -> dict[str, Any]:
     settings = _settings()
     rows = accounts_admin.list_staging(_accounts(settings), accountId)
     for row in rows:
-        row["effectiveRoleArn"] = row.get("roleArn") or f"arn:aws:iam::{row['accountId']}:role/" + (
-            settings.cross_account_role_name
-        )
+        row["effectiveRoleArn"] = AccountRecord.model_validate(row).role_arn(settings.cross_account_role_name)
     return {"targetAccountId": accountId, "stagingAccounts": rows, "count": len(rows)}
 
 

@@ -137,6 +137,10 @@ class TerminateRequest(Strict):
         max_length=MAX_ACCOUNTS,
         description="with recoveryInstanceIDs only: the (account, region) pairs to look in",
     )
+    includeRecoveries: bool = Field(
+        default=False,
+        description="with sourceExecutionId: also terminate instances of real recoveries (not drills)",
+    )
 
     @model_validator(mode="after")
     def _one_selector(self) -> TerminateRequest:
@@ -150,6 +154,8 @@ class TerminateRequest(Strict):
             )
         if self.pairs is not None and self.recoveryInstanceIDs is None:
             raise ValueError("pairs narrows recoveryInstanceIDs only")
+        if self.includeRecoveries and self.sourceExecutionId is None:
+            raise ValueError("includeRecoveries goes with sourceExecutionId only")
         return self
 
 

@@ -21,7 +21,7 @@ from ..core.reads import Access
 from ..core.regions import AVAILABLE, THROTTLED, is_known_empty, status_for_error
 from ..core.settings import Settings
 from ..core.tables import Table
-from .accounts import AccountRecord, AccountsStore, account_credentials
+from .accounts import AccountRecord, AccountsStore, account_credentials, trusted_origin
 from .models import MAX_NOTES_PER_ITEM, MAX_WARNINGS_PER_ITEM, ItemNote, ItemResult, WorkItem
 from .region_status import RegionStatusStore
 from .sync_state import SyncStateStore
@@ -47,13 +47,15 @@ class WorkContext:
         )
 
     def credentials_for(self, account_id: str) -> aws.Credentials:
-        """Credentials in another account (e.g. where a server's EC2 instance runs), assumed once per item."""
+        """Credentials in the account where a server's EC2 instance runs, assumed once per item; raises
+        OriginNotTrusted unless that account lets the item's DRS account read it."""
         if account_id == self.account.accountId:
             return self.credentials
         if account_id not in self._credentials_by_account:
-            record = AccountsStore(self.table(self.settings.accounts_table)).get(account_id)
+            found = AccountsStore(self.table(self.settings.accounts_table)).get(account_id)
+            record = trusted_origin(found, account_id, self.account.accountId)
             self._credentials_by_account[account_id] = account_credentials(
-                record or AccountRecord(accountId=account_id),
+                record,
                 default_role_name=self.settings.cross_account_role_name,
                 sync=self.item.sync,
                 counter=self.counter,
