@@ -20,19 +20,10 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import Any, TextIO
 
-from .cli_input import (
-    UsageError,
-    check_run,
-    defines_syncs,
-    fleet_path,
-    parameters,
-    require_free_port,
-    run_input,
-    seconds,
-    template_path,
-)
+from .cli_checks import STATE_MACHINES, UsageError, check_run, public_summary, require_free_port, stop_execution
 
 DEFAULT_FLEET = "events/fleets/demo.yaml"
 DEFAULT_TEMPLATE = "template.yaml"
@@ -97,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print exactly the summary dict as JSON")
     run.add_argument(
         "--timeout",
-        type=seconds,
+        type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="how long to wait for the run (default %(default)s)",
@@ -110,19 +101,70 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary without a Lambda error's stack trace (local paths) inside `cause`."""
-    cause = summary.get("cause")
-    if not isinstance(cause, str):
-        return summary
+def _seconds(value: str) -> float:
     try:
-        parsed = json.loads(cause)
+        seconds = float(value)
     except ValueError:
-        return summary
-    if isinstance(parsed, dict) and "stackTrace" in parsed:
-        parsed.pop("stackTrace")
-        return {**summary, "cause": json.dumps(parsed)}
-    return summary
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"{value} s: give more than 0 and at most 86400")
+    return seconds
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param {pair!r}: expected NAME=VALUE")
+        params[name] = value
+    return params
+
+
+def _fleet(value: str | None) -> Path | None:
+    from .core import resolve_path
+
+    if value is None or value.lower() in ("", "none"):
+        return None
+    path = resolve_path(value)
+    if not path.is_file():
+        raise UsageError(f"fleet file {value} does not exist")
+    return path
+
+
+def _template(value: str) -> Path:
+    from .core import resolve_path
+
+    path = resolve_path(value)
+    if not path.is_file():
+        raise UsageError(f"template {value} does not exist")
+    return path
+
+
+def _input(value: str | None) -> Any:
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as exc:
+            raise UsageError(f"--input {value}: {exc}") from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--input is not valid JSON: {exc}") from exc
+
+
+def _defines_syncs(template: Path) -> bool:
+    """True when the template has a state machine that declares DefinitionSubstitutions.SyncName."""
+    from .stack import load_template
+
+    return any(
+        "SyncName" in ((res.get("Properties") or {}).get("DefinitionSubstitutions") or {})
+        for res in load_template(template)["Resources"].values()
+        if res.get("Type") in STATE_MACHINES
+    )
 
 
 class _Output:
@@ -176,13 +218,13 @@ def _demo(args: argparse.Namespace, io_: _Output) -> int:
     from .core import Sandbox
     from .summary import LABEL_WIDTH, format_overall, format_summary
 
-    template = template_path(args.template)
-    fleet = fleet_path(args.fleet)
-    params = parameters(args.param)
-    if not defines_syncs(template):
+    template = _template(args.template)
+    fleet = _fleet(args.fleet)
+    params = _parameters(args.param)
+    if not _defines_syncs(template):
         io_.print(f"{args.template} defines no sync state machines yet: running the smoke state machine")
         io_.print(f"of the sandbox's test fixture ({SMOKE_TEMPLATE}) instead.\n")
-        template, params = template_path(SMOKE_TEMPLATE), {}
+        template, params = _template(SMOKE_TEMPLATE), {}
     started = time.perf_counter()
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         opened = time.perf_counter() - started
@@ -208,16 +250,16 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
     from .executions import summary_of
     from .summary import format_summary
 
-    payload = run_input(args.input)
-    template, fleet, params = template_path(args.template), fleet_path(args.fleet), parameters(args.param)
+    payload = _input(args.input)
+    template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
     check_run(args.sync, template, payload)
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         sb.state_machine_arn(args.sync)  # an unknown sync fails before anything runs
         arn = sb.start_sync(args.sync, payload)
         try:
-            summary = _public_summary(summary_of(sb.sync_name(args.sync), sb.wait(arn, args.timeout)))
+            summary = public_summary(summary_of(sb.sync_name(args.sync), sb.wait(arn, args.timeout)))
         except TimeoutError:  # stop it: nothing may run on once the sandbox closes
-            _stop(sb, arn, f"--timeout {args.timeout:g} s")
+            stop_execution(sb, arn, f"--timeout {args.timeout:g} s")
             print(
                 f"drs-fleet-sync: {args.sync} did not finish within {args.timeout:g} s (stopped {arn}); "
                 "give it longer with --timeout SECONDS",
@@ -236,21 +278,10 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
     return EXIT_OK
 
 
-def _stop(sb: Any, arn: str, cause: str) -> None:
-    """StopExecution, retried while moto's worker is still starting (it fails until the run has begun)."""
-    sfn = sb.client("stepfunctions")
-    for _ in range(40):
-        try:
-            sfn.stop_execution(executionArn=arn, cause=cause)
-            return
-        except AttributeError:
-            time.sleep(0.05)
-
-
 def _serve(args: argparse.Namespace, io_: _Output) -> int:
     from .core import Sandbox
 
-    template, fleet, params = template_path(args.template), fleet_path(args.fleet), parameters(args.param)
+    template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
     require_free_port(args.host, args.port)
     stop = threading.Event()
     serving = threading.Event()

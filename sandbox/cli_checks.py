@@ -1,12 +1,11 @@
-"""The command line's input, checked before anything is deployed: numbers, parameters, paths, the run's
-`--input` against the sync's own model, and the port `serve` binds. Each failure is a :class:`UsageError`
-(exit code 2) naming what is wrong."""
+"""What the CLI checks before it starts a sandbox (the sync's name and input, the serve port), and what it
+tidies on the way out (a timed-out run, stack traces in a summary)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,73 +16,7 @@ class UsageError(Exception):
     """Bad input from the command line: reported on stderr, exit code 2."""
 
 
-def seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not 0 < seconds <= 86400:
-        raise argparse.ArgumentTypeError(f"{value} s: give more than 0 and at most 86400")
-    return seconds
-
-
-def parameters(pairs: list[str]) -> dict[str, str]:
-    params = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--param {pair!r}: expected NAME=VALUE")
-        params[name] = value
-    return params
-
-
-def fleet_path(value: str | None) -> Path | None:
-    from .core import resolve_path
-
-    if value is None or value.lower() in ("", "none"):
-        return None
-    path = resolve_path(value)
-    if not path.is_file():
-        raise UsageError(f"fleet file {value} does not exist")
-    return path
-
-
-def template_path(value: str) -> Path:
-    from .core import resolve_path
-
-    path = resolve_path(value)
-    if not path.is_file():
-        raise UsageError(f"template {value} does not exist")
-    return path
-
-
-def run_input(value: str | None) -> Any:
-    if value is None:
-        return None
-    text = value
-    if value.startswith("@"):
-        try:
-            text = Path(value[1:]).read_text()
-        except OSError as exc:
-            raise UsageError(f"--input {value}: {exc}") from exc
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"--input is not valid JSON: {exc}") from exc
-
-
-def defines_syncs(template: Path) -> bool:
-    """True when the template has a state machine that declares DefinitionSubstitutions.SyncName."""
-    from .stack import load_template
-
-    return any(
-        "SyncName" in ((res.get("Properties") or {}).get("DefinitionSubstitutions") or {})
-        for res in load_template(template)["Resources"].values()
-        if res.get("Type") in STATE_MACHINES
-    )
-
-
-def machine_names(template: Path) -> dict[str, str] | None:
+def _machine_names(template: Path) -> dict[str, str] | None:
     """The names a state machine answers to (short name, logical id, a literal Name) -> its short name, read
     from the template before anything deploys (as sandbox.names names them); None when a short name is only
     known once deployed. A generated physical name is not known yet: it is not accepted here."""
@@ -106,7 +39,7 @@ def machine_names(template: Path) -> dict[str, str] | None:
 
 def check_run(sync: str, template: Path, payload: Any) -> None:
     """An unknown sync, or an input the sync's own model refuses, is bad input: found before the deploy."""
-    names = machine_names(template)
+    names = _machine_names(template)
     if names is None:
         return
     if sync not in names:
@@ -128,7 +61,7 @@ def check_run(sync: str, template: Path, payload: Any) -> None:
         raise UsageError(f"--input is not valid for the {short} sync: {problems}") from None
 
 
-def port_in_use(host: str, port: int) -> bool:
+def _port_in_use(host: str, port: int) -> bool:
     """Whether something listens on (host, port) already: the HTTP server would fail to bind it."""
     if port == 0:
         return False
@@ -142,5 +75,31 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def require_free_port(host: str, port: int) -> None:
-    if port_in_use(host, port):
+    if _port_in_use(host, port):
         raise UsageError(f"port {port} is in use on {host}: pick another with --port (0 picks a free one)")
+
+
+def public_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without a Lambda error's stack trace (local paths) inside `cause`."""
+    cause = summary.get("cause")
+    if not isinstance(cause, str):
+        return summary
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return summary
+    if isinstance(parsed, dict) and "stackTrace" in parsed:
+        parsed.pop("stackTrace")
+        return {**summary, "cause": json.dumps(parsed)}
+    return summary
+
+
+def stop_execution(sb: Any, arn: str, cause: str) -> None:
+    """StopExecution, retried while moto's worker is still starting (it fails until the run has begun)."""
+    sfn = sb.client("stepfunctions")
+    for _ in range(40):
+        try:
+            sfn.stop_execution(executionArn=arn, cause=cause)
+            return
+        except AttributeError:
+            time.sleep(0.05)
