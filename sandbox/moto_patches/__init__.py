@@ -3,6 +3,13 @@
 moto is pinned exactly (requirements-dev.txt): these reach into its internals.
 """
 
-from .sts import external_id_allowed, install_sts_external_id_check
+from .iam import install_role_enforcement, is_allowed
+from .sts import external_id_allowed, install_sts_external_id_check, trust_allows
 
-__all__ = ["external_id_allowed", "install_sts_external_id_check"]
+__all__ = [
+    "external_id_allowed",
+    "install_role_enforcement",
+    "install_sts_external_id_check",
+    "is_allowed",
+    "trust_allows",
+]
