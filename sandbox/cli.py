@@ -23,16 +23,15 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
+from .cli_checks import STATE_MACHINES, UsageError, check_run, public_summary, require_free_port, stop_execution
+
 DEFAULT_FLEET = "events/fleets/demo.yaml"
 DEFAULT_TEMPLATE = "template.yaml"
 SMOKE_TEMPLATE = "tests/fixtures/smoke/template.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_TIMEOUT = 120.0
 
 log = logging.getLogger("sandbox.cli")
-
-
-class UsageError(Exception):
-    """Bad input from the command line: reported on stderr, exit code 2."""
 
 
 class _TailBuffer(io.TextIOBase):
@@ -87,11 +86,29 @@ def _parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument("--input", help="execution input: JSON text or @file.json (default {})")
     run.add_argument("--json", action="store_true", help="print exactly the summary dict as JSON")
+    run.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait for the run (default %(default)s)",
+    )
+    run.add_argument("--logs", action="store_true", help="print the run's log lines (CloudWatch Logs) to stderr")
     serve = actions.add_parser("serve", help="serve the sandbox over HTTP for the aws CLI and boto3")
     common(serve)
     serve.add_argument("--port", type=int, default=5055, help="port (default %(default)s; 0 picks a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     return parser
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"{value} s: give more than 0 and at most 86400")
+    return seconds
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:
@@ -143,11 +160,10 @@ def _defines_syncs(template: Path) -> bool:
     """True when the template has a state machine that declares DefinitionSubstitutions.SyncName."""
     from .stack import load_template
 
-    machines = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
     return any(
         "SyncName" in ((res.get("Properties") or {}).get("DefinitionSubstitutions") or {})
         for res in load_template(template)["Resources"].values()
-        if res.get("Type") in machines
+        if res.get("Type") in STATE_MACHINES
     )
 
 
@@ -231,13 +247,27 @@ def _demo(args: argparse.Namespace, io_: _Output) -> int:
 
 def _run(args: argparse.Namespace, io_: _Output) -> int:
     from .core import Sandbox
+    from .executions import summary_of
     from .summary import format_summary
 
     payload = _input(args.input)
     template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
+    check_run(args.sync, template, payload)
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         sb.state_machine_arn(args.sync)  # an unknown sync fails before anything runs
-        summary = sb.run_sync(args.sync, payload)
+        arn = sb.start_sync(args.sync, payload)
+        try:
+            summary = public_summary(summary_of(sb.sync_name(args.sync), sb.wait(arn, args.timeout)))
+        except TimeoutError:  # stop it: nothing may run on once the sandbox closes
+            stop_execution(sb, arn, f"--timeout {args.timeout:g} s")
+            print(
+                f"drs-fleet-sync: {args.sync} did not finish within {args.timeout:g} s (stopped {arn}); "
+                "give it longer with --timeout SECONDS",
+                file=io_.err,
+            )
+            return EXIT_FAILED
+        for line in sb.logs(args.sync, execution=arn) if args.logs else []:
+            print(json.dumps(line, default=str), file=io_.err)
     if args.json:
         io_.print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     else:
@@ -252,15 +282,21 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
     from .core import Sandbox
 
     template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
+    require_free_port(args.host, args.port)
     stop = threading.Event()
+    serving = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
+        if not serving.is_set():  # still deploying: stop now rather than after the deploy
+            raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
+        with Sandbox(fleet=fleet, template=template, parameters=params, clock="real") as sb:
+            require_free_port(args.host, args.port)  # taken while the stack deployed?
             url = sb.serve(port=args.port, host=args.host)
+            serving.set()
             io_.print(f"sandbox serving at {url}  (account {sb.account}, region {sb.region})")
             io_.print(
                 f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
@@ -281,6 +317,8 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
             while not stop.wait(0.5):
                 pass
         io_.print("stopped")
+    except KeyboardInterrupt:
+        io_.print("stopped before serving")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

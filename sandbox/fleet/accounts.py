@@ -115,6 +115,8 @@ def accounts_rows(fleet: Fleet, role_name: str) -> list[dict[str, Any]]:
         row["externalId"] = external_id_of(fleet.seed, a)
         if a.kind == "target":
             row["stagingAccounts"] = list(a.staging_accounts)
+        if a.allowed_drs_accounts:
+            row["allowedDrsAccounts"] = list(a.allowed_drs_accounts)
         rows.append(row)
     return rows
 

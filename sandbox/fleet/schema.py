@@ -92,6 +92,8 @@ class AccountSpec(_Strict):
     kind: Literal["target", "staging"] = "target"
     external_id: str | None = None
     staging_accounts: list[str] = Field(default_factory=list)
+    # DRS accounts whose servers may name this account as their EC2 origin (the accounts row's allowedDrsAccounts)
+    allowed_drs_accounts: list[str] = Field(default_factory=list)
     regions: dict[str, RegionSpec] = Field(default_factory=dict)
     uninitialized_regions: list[str] = Field(default_factory=list)
     disabled_regions: list[str] = Field(default_factory=list)

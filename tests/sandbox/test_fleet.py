@@ -204,6 +204,7 @@ def test_apply_demo_creates_the_estate(sim, drs, credentials, check):
         "externalId": "ext-prod-dr",
         "stagingAccounts": [STAGING],
         "enabled": True,
+        "allowedDrsAccounts": [ANALYTICS],
     }
     # an account the fleet gives no ExternalId gets one drawn from the seed, as the hub draws one per account
     assert rows[ANALYTICS]["stagingAccounts"] == [] and rows[ANALYTICS]["externalId"] == external_id_of(

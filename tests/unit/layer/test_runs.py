@@ -26,11 +26,20 @@ def test_a_lock_left_by_a_run_that_died_is_taken_over(tables):
     assert state.acquire_lock("inventory", A, is_running=lambda arn: True)
 
 
-def test_an_expired_lease_is_taken_without_asking(tables):
+def test_an_expired_lease_of_a_running_holder_is_not_taken_over(tables):
     (table,) = tables("SyncStateTable")
     state = SyncStateStore(table)
     assert state.acquire_lock("inventory", A, is_running=lambda arn: True, now=0)
-    assert state.acquire_lock("inventory", B, is_running=lambda arn: True, now=10**9)
+    asked: list[str] = []
+
+    def running(arn: str) -> bool:
+        asked.append(arn)
+        return True
+
+    assert not state.acquire_lock("inventory", B, is_running=running, now=10**9)
+    assert asked == [A]  # the holder's execution was asked about, not its lease
+    assert (state.lock("inventory") or {}).get("executionArn") == A
+    assert state.acquire_lock("inventory", B, is_running=lambda arn: False, now=10**9)
 
 
 def test_item_results_round_trip_and_summarize(tables):
@@ -99,3 +108,13 @@ def test_a_planned_item_without_a_result_makes_the_run_partial(tables):
     assert s.itemsWithoutResult == 1 and s.outcome == "partial" and s.serversSynced == 2
     complete = build_summary(INVENTORY, run.model_copy(update={"workItemCount": 1}), [ok])
     assert complete.outcome == "complete" and "itemsWithoutResult" not in complete.dump()
+
+
+def test_an_invocation_holds_the_lock_for_its_lease_only(tables):
+    (table,) = tables("SyncStateTable")
+    state = SyncStateStore(table)
+    assert state.try_lock_for_invocation("inventory", "r1", now=0)
+    assert not state.acquire_lock("inventory", A, is_running=lambda arn: False, now=10)  # not an execution
+    assert not state.try_lock_for_invocation("inventory", "r2", now=10)
+    assert state.acquire_lock("inventory", A, is_running=lambda arn: False, now=10**4)  # its lease is over
+    assert not state.try_lock_for_invocation("inventory", "r2", now=10**4)  # a run holds it now

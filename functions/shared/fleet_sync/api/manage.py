@@ -307,9 +307,7 @@ def get_staging(accountId: TargetId) -> dict[str, Any]:
     settings = _settings()
     rows = accounts_admin.list_staging(_accounts(settings), accountId)
     for row in rows:
-        row["effectiveRoleArn"] = row.get("roleArn") or f"arn:aws:iam::{row['accountId']}:role/" + (
-            settings.cross_account_role_name
-        )
+        row["effectiveRoleArn"] = AccountRecord.model_validate(row).role_arn(settings.cross_account_role_name)
     return {"targetAccountId": accountId, "stagingAccounts": rows, "count": len(rows)}
 
 

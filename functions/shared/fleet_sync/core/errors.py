@@ -25,3 +25,8 @@ class PairHoldsRows(FleetSyncError):
         super().__init__(f"{code}: {message} ({rows} rows of this pair are held and kept)")
         self.code = code
         self.rows = rows
+
+
+class OriginNotTrusted(FleetSyncError):
+    """A server names an origin account whose EC2 its DRS account may not read: not registered, disabled, or
+    not listing that DRS account in its `allowedDrsAccounts`. Its EC2 is never read for that server."""

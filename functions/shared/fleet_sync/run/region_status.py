@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from ..core import aws
 from ..core.clock import iso, utc_now
 from ..core.observability import logger
@@ -132,6 +134,43 @@ class RegionStatusStore:
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values,
         )
+
+    def record_sync_outcome(
+        self,
+        sync: str,
+        account_id: str,
+        region: str,
+        status: str,
+        *,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record another sync's outcome for a pair in its own attribute (`<sync>Outcome`): the pair's
+        `status`, counts and `lastChecked` are the inventory's discovery clock, never moved by other syncs.
+        Only onto a row the inventory created (False when there is none)."""
+        outcome: dict[str, Any] = {"status": status, "checkedAt": iso(now or utc_now())}
+        if error_code or error_message:
+            outcome.update(errorCode=error_code or "Error", errorMessage=(error_message or "")[:1000])
+        try:
+            self.table.update_item(
+                Key=REGION_STATUS.key(account_id, region),
+                UpdateExpression="SET #o = :o",
+                ConditionExpression="attribute_exists(accountId)",
+                ExpressionAttributeNames={"#o": outcome_attribute(sync)},
+                ExpressionAttributeValues={":o": outcome},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+
+def outcome_attribute(sync: str) -> str:
+    """The region-status attribute a sync other than the inventory records its pair outcome in."""
+    head, *rest = sync.split("-")
+    return head + "".join(part.capitalize() for part in rest) + "Outcome"
 
 
 # ------------------------------------------------------------------ cache

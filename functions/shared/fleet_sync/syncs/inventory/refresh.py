@@ -7,6 +7,8 @@ Only the data-management function reaches the fallback (POST /inventory/refresh)
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +18,12 @@ from ...core.observability import logger
 from ...core.reads import Access
 from ...core.regions import drs_regions
 from ...core.settings import Settings, get_settings
-from ...run.accounts import AccountRecord, AccountsStore, account_credentials
+from ...run.accounts import AccountRecord, AccountsStore, account_credentials, trusted_origin
 from ...run.region_status import RegionStatusStore, invalidate_region_cache, load_region_statuses
+from ...run.sync_state import SyncStateStore
 from . import queries
 from .scan import scan_pair
+from .spec import SPEC
 from .store import InventoryStore
 
 QUERY_FILTERS = ("accountId", "sourceAccountId", "stagingAccountId", "replicationState", "hostname")
@@ -54,7 +58,8 @@ class _Tables:
 
 
 class _CredentialsByAccount:
-    """One AssumeRole per account for the whole query, with the account's own role and ExternalId."""
+    """One AssumeRole per account for the whole query, with the account's own role and ExternalId; an EC2
+    origin only where it lets the DRS account being read use it (`for_origins_of`)."""
 
     def __init__(self, accounts_table: Any, settings: Settings) -> None:
         self._registered = {a.accountId: a for a in AccountsStore(accounts_table).all()}
@@ -66,6 +71,13 @@ class _CredentialsByAccount:
             record = self._registered.get(account_id) or AccountRecord(accountId=account_id)
             self._made[account_id] = account_credentials(record, default_role_name=self._role_name, sync="query")
         return self._made[account_id]
+
+    def for_origins_of(self, drs_account_id: str) -> Callable[[str], Credentials]:
+        def origin(account_id: str) -> Credentials:
+            trusted_origin(self._registered.get(account_id), account_id, drs_account_id)
+            return self(account_id)
+
+        return origin
 
 
 def query_inventory(
@@ -94,7 +106,7 @@ def query_inventory(
     successes = [s.lastSuccess for s in statuses if s.region in set(regions) and s.active and s.lastSuccess]
     result.oldest_success = min(successes) if successes else None
     if stale and fallback:
-        _read_from_drs(stale, tables, settings, store, write_back=write_back, sink=result)
+        write_back = _read_from_drs(stale, tables, settings, store, write_back=write_back, sink=result)
     refreshed = set(result.refreshed_pairs) if not write_back else set()
     stored = [r for r in store.query(regions, filters) if (r["accountId"], r["replicationRegion"]) not in refreshed]
     result.servers = sorted(
@@ -112,15 +124,42 @@ def _read_from_drs(
     *,
     write_back: bool,
     sink: InventoryQueryResult,
-) -> None:
+) -> bool:
+    """Read the stale pairs from DRS into `sink`; write them back only while holding the inventory sync's
+    lock (a sync running meanwhile would otherwise be rolled back by this older read). Returns whether the
+    reads were written back."""
     logger.info("inventory stale for some pairs: reading them from DRS", extra={"stalePairs": len(stale)})
+    state = SyncStateStore(tables.sync_state)
+    holder = uuid.uuid4().hex
+    if write_back and not state.try_lock_for_invocation(SPEC.name, holder):
+        logger.info("an inventory run holds the lock: serving the DRS reads without writing them back")
+        write_back = False
+    try:
+        _read_pairs(stale, tables, settings, store, write_back=write_back, sink=sink)
+    finally:
+        if write_back:
+            state.release_invocation_lock(SPEC.name, holder)
+    return write_back
+
+
+def _read_pairs(
+    stale: list[tuple[str, str]],
+    tables: _Tables,
+    settings: Settings,
+    store: InventoryStore,
+    *,
+    write_back: bool,
+    sink: InventoryQueryResult,
+) -> None:
     credentials_for = _CredentialsByAccount(tables.accounts, settings)
     statuses = RegionStatusStore(tables.region_status)
     for account_id, region in stale:
         try:
-            scan = scan_pair(account_id, region, Access(credentials_for(account_id), credentials_for, aws.client))
+            access = Access(credentials_for(account_id), credentials_for.for_origins_of(account_id), aws.client)
+            scan = scan_pair(account_id, region, access)
             if write_back:
                 existing = store.pair_rows(account_id, region)
+                scan.keep_last_known_ec2(existing)
                 store.write_records(scan.records, existing)
                 store.delete_missing(account_id, region, {r["sourceServerID"] for r in scan.records}, existing)
                 statuses.record(account_id, region, len(scan.records), replicating_count=scan.replicating)

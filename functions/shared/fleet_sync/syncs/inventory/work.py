@@ -22,6 +22,7 @@ def work(ctx: WorkContext) -> WorkOutcome:
         _refuse_to_empty(store, item.accountId, item.region, exc)
         raise
     existing = store.pair_rows(item.accountId, item.region)
+    scan.keep_last_known_ec2(existing)
     stats = store.write_records(scan.records, existing)
     # Reached only when the whole scan succeeded: a failed scan raised before this line.
     deleted = store.delete_missing(item.accountId, item.region, {r["sourceServerID"] for r in scan.records}, existing)
@@ -33,6 +34,8 @@ def work(ctx: WorkContext) -> WorkOutcome:
             "serversUnchanged": stats.unchanged,
             "serversRemoved": deleted,
             "topologyInherited": stats.topology_inherited,
+            "ec2ReadFailures": scan.ec2_read_failures,
+            "originsNotTrusted": scan.origins_not_trusted,
         },
         warnings=scan.warnings,
     )
