@@ -135,8 +135,9 @@ class Sandbox:
         self._mock.start()
         self._undo.append(self._mock.stop)
         self.engine.reset()
-        self._undo.append(self._import("sandbox.moto_patches", "install_sts_external_id_check")())
-        self._undo.append(self._import("sandbox.moto_patches", "install_dynamodb_patches")())
+        # the fleet role enforced (trust, ExternalId, its policies); DynamoDB as strict as AWS
+        for patch in ("install_sts_external_id_check", "install_role_enforcement", "install_dynamodb_patches"):
+            self._undo.append(self._import("sandbox.moto_patches", patch)())
 
         self._undo.append(speed_up_moto())
         self._undo.append(executions.capture_map_run_events(self._map_run_events))
@@ -180,6 +181,7 @@ class Sandbox:
     def _apply_fleet(self) -> None:
         apply_fleet = self._import("sandbox.fleet", "apply_fleet")
         accounts = self.tables.get("accounts")
+        trusted = self.deployment.outputs.get("FleetRoleTrustedRoleArns") if self.deployment else None
         apply_fleet(
             self.fleet,
             self.engine,
@@ -187,6 +189,7 @@ class Sandbox:
             role_name=self.cross_account_role_name,
             stack_account=self.account,
             stack_region=self.region,
+            trusted_role_arns=str(trusted).split(",") if trusted else None,  # what each fleet role trusts
         )
 
     @staticmethod

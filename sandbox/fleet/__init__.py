@@ -10,7 +10,7 @@ Modules: :mod:`.schema` (the models), :mod:`.load` (reading and cross-field rule
 the accounts table).
 """
 
-from .accounts import accounts_rows, role_trust_policy
+from .accounts import accounts_rows, ensure_role, external_id_of
 from .apply import DEFAULT_STACK_ACCOUNT, add_source_servers, apply_fleet
 from .load import load_fleet
 from .schema import AccountSpec, Fleet, FleetError, RegionSpec
@@ -24,6 +24,7 @@ __all__ = [
     "accounts_rows",
     "add_source_servers",
     "apply_fleet",
+    "ensure_role",
+    "external_id_of",
     "load_fleet",
-    "role_trust_policy",
 ]

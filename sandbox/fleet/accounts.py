@@ -6,52 +6,86 @@ moto's backends are imported where they are used: loading and checking a fleet n
 from __future__ import annotations
 
 import json
+import random
+from pathlib import Path
 from typing import Any
 
-from .schema import Fleet, FleetError
+from .schema import AccountSpec, Fleet, FleetError
 
-__all__ = ["accounts_rows", "check_accounts_table", "ensure_role", "role_exists", "role_trust_policy", "write_accounts"]
+__all__ = [
+    "ROLE_TEMPLATE",
+    "accounts_rows",
+    "check_accounts_table",
+    "ensure_role",
+    "external_id_of",
+    "role_exists",
+    "role_parameters",
+    "write_accounts",
+]
 
-_ROLE_PERMISSIONS = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Action": ["drs:*"], "Resource": "*"},
-        {"Effect": "Allow", "Action": ["ec2:Describe*", "ec2:CreateTags", "ec2:DeleteTags"], "Resource": "*"},
-    ],
-}
+ROLE_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "cross-account-role.yaml"
+ROLE_POLICY_NAME = "drs-fleet-sync"  # the template's inline policy; a fleet's rolePolicy replaces it
 
 
-def role_trust_policy(stack_account: str, external_id: str | None) -> dict[str, Any]:
-    """The trust policy of the cross-account role: the stack account, with ``sts:ExternalId`` if set."""
-    statement: dict[str, Any] = {
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{stack_account}:root"},
-        "Action": "sts:AssumeRole",
+def external_id_of(fleet_seed: int, account: AccountSpec) -> str:
+    """The account's ExternalId: the fleet's, else one drawn per account from the fleet's seed (as the hub
+    draws one per account at registration; the sandbox seeds both the role and the row with it)."""
+    if account.external_id:
+        return account.external_id
+    rng = random.Random(f"{fleet_seed}:external-id:{account.account_id}")
+    return "sbx-" + "".join(rng.choice(_EXTERNAL_ID_ALPHABET) for _ in range(32))
+
+
+_EXTERNAL_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def role_parameters(
+    role_name: str, stack_account: str, external_id: str, trusted_role_arns: list[str] | None
+) -> dict[str, str]:
+    """The shipped role template's parameters, as the hub's operator sets them (docs/operations.md)."""
+    trusted = trusted_role_arns or [f"arn:aws:iam::{stack_account}:root"]  # no hub stack: its account only
+    return {
+        "RoleName": role_name,
+        "ProductAccountId": stack_account,
+        "TrustedRoleArns": ",".join(trusted),
+        "ExternalId": external_id,
     }
-    if external_id:
-        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
-    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
-def ensure_role(account: str, role_name: str, stack_account: str, external_id: str | None) -> None:
-    """Create (or update the trust of) the cross-account role in moto's IAM backend of ``account``."""
+def ensure_role(
+    account: str,
+    role_name: str,
+    stack_account: str,
+    external_id: str,
+    *,
+    trusted_role_arns: list[str] | None = None,
+    role_policy: dict[str, Any] | None = None,
+) -> None:
+    """Deploy templates/cross-account-role.yaml into ``account`` (moto IAM), as each fleet account does; a
+    role already there is replaced. ``role_policy`` (a fleet's override) replaces the role's permissions."""
     from moto.iam.models import iam_backends
 
+    from ..stack import deploy, translate
+
     iam = iam_backends[account]["global"]
-    trust = json.dumps(role_trust_policy(stack_account, external_id))
-    if not role_exists(account, role_name):
-        iam.create_role(
-            role_name=role_name,
-            assume_role_policy_document=trust,
-            path="/",
-            permissions_boundary=None,
-            description="DRS Fleet Sync cross-account role (sandbox)",
-            tags=[],
-            max_session_duration=None,
-        )
-    else:
-        iam.update_assume_role_policy(role_name, trust)
-    iam.put_role_policy(role_name, "drs-fleet-sync", json.dumps(_ROLE_PERMISSIONS))
+    if role_exists(account, role_name):
+        for name in list(iam.list_role_policies(role_name)):
+            iam.delete_role_policy(role_name, name)
+        iam.delete_role(role_name)
+    parameters = role_parameters(role_name, stack_account, external_id, trusted_role_arns)
+    translated = translate(ROLE_TEMPLATE, parameters, stack_name="drs-fleet-sync-role", account=account)
+    deploy(translated, lambda service: _client_in(account, service))
+    if role_policy is not None:
+        iam.put_role_policy(role_name, ROLE_POLICY_NAME, json.dumps(role_policy))
+
+
+def _client_in(account: str, service: str) -> Any:
+    import boto3
+
+    from ..runtime import account_keys
+
+    key, secret = account_keys(account, "us-east-1")
+    return boto3.client(service, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
 
 
 def role_exists(account: str, role_name: str) -> bool:
@@ -78,8 +112,7 @@ def accounts_rows(fleet: Fleet, role_name: str) -> list[dict[str, Any]]:
             "roleArn": f"arn:aws:iam::{a.account_id}:role/{role_name}",
             "enabled": a.enabled,
         }
-        if a.external_id:
-            row["externalId"] = a.external_id
+        row["externalId"] = external_id_of(fleet.seed, a)
         if a.kind == "target":
             row["stagingAccounts"] = list(a.staging_accounts)
         if a.allowed_drs_accounts:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sandbox.drs import DrsEngine, shapes
 from sandbox.drs.faults import FaultError
 
-from .accounts import check_accounts_table, ensure_role, role_exists, write_accounts
+from .accounts import check_accounts_table, ensure_role, external_id_of, role_exists, write_accounts
 from .generate import attach_ec2, make_servers
 from .load import load_fleet
 from .schema import AccountSpec, Fleet, FleetError, RegionSpec, account_id
@@ -28,6 +28,7 @@ class _Applied:
     stack_account: str
     accounts_table: str | None
     stack_region: str
+    trusted_role_arns: list[str] | None = None
 
 
 _applied: weakref.WeakKeyDictionary[DrsEngine, _Applied] = weakref.WeakKeyDictionary()
@@ -41,13 +42,16 @@ def apply_fleet(
     role_name: str,
     stack_account: str = DEFAULT_STACK_ACCOUNT,
     stack_region: str = "us-east-1",
+    trusted_role_arns: list[str] | None = None,
 ) -> None:
     """Seed ``fleet`` into ``engine`` and moto (call inside ``mock_aws()`` or the moto server process).
 
     Resets the engine first, then seeds, deterministically from ``fleet.seed``: DRS state per (account,
     region), staging trust and extensions, recovery instances (each with its moto EC2 instance), moto
-    EC2 instances for EC2-backed servers (id = ``awsInstanceID``), the IAM role ``role_name`` in every
-    account, a row per registered account in ``accounts_table`` and the faults.
+    EC2 instances for EC2-backed servers (id = ``awsInstanceID``), the shipped role
+    (templates/cross-account-role.yaml, named ``role_name``, trusting ``trusted_role_arns`` of
+    ``stack_account`` with the account's ExternalId) in every account, a row per registered account in
+    ``accounts_table`` and the faults.
     """
     fleet = load_fleet(fleet)
     if accounts_table is not None:
@@ -56,14 +60,21 @@ def apply_fleet(
     _seed_drs(fleet, engine)
     for a in fleet.accounts:
         if a.create_role:
-            ensure_role(a.account_id, role_name, stack_account, a.external_id)
+            ensure_role(
+                a.account_id,
+                role_name,
+                stack_account,
+                external_id_of(fleet.seed, a),
+                trusted_role_arns=trusted_role_arns,
+                role_policy=a.role_policy,
+            )
     if accounts_table is not None:
         write_accounts(fleet, accounts_table, role_name, stack_account, stack_region)
     try:
         engine.set_faults(fleet.faults)
     except FaultError as e:
         raise FleetError(str(e)) from None
-    _applied[engine] = _Applied(role_name, stack_account, accounts_table, stack_region)
+    _applied[engine] = _Applied(role_name, stack_account, accounts_table, stack_region, trusted_role_arns)
     log.info(
         "fleet applied: %d accounts, %d source servers, %d faults",
         len(fleet.accounts),
@@ -171,5 +182,12 @@ def add_source_servers(
     engine.set_initialized(account, region, True)
     applied = _applied.get(engine)
     if applied is not None and not role_exists(account, applied.role_name):
-        ensure_role(account, applied.role_name, stack_account, None)
+        unregistered = AccountSpec.model_validate({"accountId": account, "registered": False})  # reaches no row
+        ensure_role(
+            account,
+            applied.role_name,
+            stack_account,
+            external_id_of(engine.seed, unregistered),
+            trusted_role_arns=applied.trusted_role_arns,
+        )
     return new_ids

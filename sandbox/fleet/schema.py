@@ -104,6 +104,7 @@ class AccountSpec(_Strict):
     enabled: bool = True
     registered: bool = True
     create_role: bool = True
+    role_policy: dict[str, Any] | None = None  # replaces the shipped role's permissions (to test denials)
 
     @field_validator("account_id", mode="before")
     @classmethod
@@ -143,6 +144,13 @@ class AccountSpec(_Strict):
         if region in self.regions:
             return True
         return region not in self.uninitialized_regions and self.other_regions == "initialized"
+
+    @field_validator("role_policy")
+    @classmethod
+    def _role_policy(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None and not isinstance(v.get("Statement"), list):
+            raise ValueError("must be an IAM policy document with a Statement list")
+        return v
 
     @property
     def display_name(self) -> str:

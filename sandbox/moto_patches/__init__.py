@@ -4,6 +4,15 @@ moto is pinned exactly (requirements-dev.txt): these reach into its internals.
 """
 
 from .dynamodb import dynamodb_lock, install_dynamodb_patches
-from .sts import external_id_allowed, install_sts_external_id_check
+from .iam import install_role_enforcement, is_allowed
+from .sts import external_id_allowed, install_sts_external_id_check, trust_allows
 
-__all__ = ["dynamodb_lock", "external_id_allowed", "install_dynamodb_patches", "install_sts_external_id_check"]
+__all__ = [
+    "dynamodb_lock",
+    "external_id_allowed",
+    "install_dynamodb_patches",
+    "install_role_enforcement",
+    "install_sts_external_id_check",
+    "is_allowed",
+    "trust_allows",
+]

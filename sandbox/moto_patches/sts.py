@@ -8,8 +8,12 @@ even one that does not exist. Real AWS answers ``AccessDenied`` (403) when
   condition the call's ``ExternalId`` does not satisfy (missing or different).
 
 With the patch installed moto does the same, so a product that forgets an account's ExternalId (or
-hard-codes one) fails in the sandbox as it would in AWS. Principals are not checked: every caller is
-treated as allowed by the trust policy's principal.
+hard-codes one) fails in the sandbox as it would in AWS. The trust policy's principals and conditions are
+then evaluated by moto's :class:`moto.iam.access_control.IAMPolicy`, with the caller's account as the
+principal (``arn:aws:iam::<caller account>:root``, so a role trusting an account trusts its principals)
+and the caller's ``aws:PrincipalArn`` where it is known (:func:`sandbox.moto_patches.iam.caller_principal_arn`:
+assumed roles and IAM users; not the sandbox's shared keys). A role that trusts only services (no ``AWS``
+principal) cannot be assumed by a caller.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["external_id_allowed", "install_sts_external_id_check"]
+__all__ = ["external_id_allowed", "install_sts_external_id_check", "trust_allows"]
 
 _lock = threading.Lock()
 _undo: Callable[[], None] | None = None
@@ -72,6 +76,27 @@ def _conditions_met(conditions: dict[str, Any], external_id: str | None) -> bool
     return True
 
 
+def trust_allows(
+    trust_policy: str, role_arn: str, caller_account: str, principal_arn: str | None, external_id: str | None
+) -> bool:
+    """Whether the trust policy lets this caller assume the role (moto's evaluation of principal and conditions)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    policy = json.loads(trust_policy)
+    statements = _as_list(policy.get("Statement"))
+    if not any(isinstance(s, dict) and "AWS" in (s.get("Principal") or {}) for s in statements):
+        return False  # only services may assume it
+    values: dict[str, str] = {}
+    if external_id is not None:
+        values["sts:ExternalId"] = external_id
+    if principal_arn is not None:
+        values["aws:PrincipalArn"] = principal_arn
+    result = IAMPolicy(trust_policy).is_action_permitted(
+        "sts:AssumeRole", role_arn, f"arn:aws:iam::{caller_account}:root", values
+    )
+    return bool(result == PermissionResult.PERMITTED)
+
+
 def install_sts_external_id_check() -> Callable[[], None]:
     """Patch moto's STS AssumeRole (idempotent); returns a function that removes the patch."""
     global _undo
@@ -83,6 +108,8 @@ def install_sts_external_id_check() -> Callable[[], None]:
         from moto.iam.models import iam_backends
         from moto.sts.responses import TokenResponse
         from moto.utilities.utils import get_partition
+
+        from .iam import caller_principal_arn
 
         original = TokenResponse.assume_role
 
@@ -100,6 +127,11 @@ def install_sts_external_id_check() -> Callable[[], None]:
             except NotFoundException:
                 raise denied from None
             if not external_id_allowed(role.assume_role_policy_document, external_id):
+                raise denied
+            principal_arn = caller_principal_arn(self.current_account, self.headers)
+            if not trust_allows(
+                role.assume_role_policy_document, role_arn, self.current_account, principal_arn, external_id
+            ):
                 raise denied
             return original(self)
 

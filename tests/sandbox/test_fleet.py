@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from sandbox.drs import DrsEngine, shapes
-from sandbox.fleet import FleetError, accounts_rows, add_source_servers, apply_fleet, load_fleet
+from sandbox.fleet import FleetError, accounts_rows, add_source_servers, apply_fleet, external_id_of, load_fleet
 from sandbox.fleet.regions import OPT_IN_REGIONS
 from sandbox.moto_patches import install_sts_external_id_check
 
@@ -206,7 +206,11 @@ def test_apply_demo_creates_the_estate(sim, drs, credentials, check):
         "enabled": True,
         "allowedDrsAccounts": [ANALYTICS],
     }
-    assert rows[ANALYTICS]["stagingAccounts"] == [] and "externalId" not in rows[ANALYTICS]
+    # an account the fleet gives no ExternalId gets one drawn from the seed, as the hub draws one per account
+    assert rows[ANALYTICS]["stagingAccounts"] == [] and rows[ANALYTICS]["externalId"] == external_id_of(
+        fleet.seed, fleet.account(ANALYTICS)
+    )
+    assert rows[ANALYTICS]["externalId"].startswith("sbx-") and len(rows[ANALYTICS]["externalId"]) == 36
     assert rows[STAGING]["kind"] == "staging" and "stagingAccounts" not in rows[STAGING]
     assert [r["accountId"] for r in accounts_rows(fleet, ROLE)] == [PROD, ANALYTICS, STAGING]
 
@@ -216,14 +220,19 @@ def test_apply_demo_creates_the_estate(sim, drs, credentials, check):
         prod = credentials(PROD, external_id="ext-prod-dr", role=ROLE)
         with pytest.raises(ClientError):
             credentials(PROD, role=ROLE)
-        analytics = credentials(ANALYTICS, role=ROLE)
+        with pytest.raises(ClientError):
+            credentials(ANALYTICS, role=ROLE)  # every fleet role requires its ExternalId
+        analytics = credentials(ANALYTICS, external_id=rows[ANALYTICS]["externalId"], role=ROLE)
     finally:
         undo()
     iam = boto3.client("iam", region_name="us-east-1", **prod)
     trust = iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"]
     statement = (json.loads(trust) if isinstance(trust, str) else trust)["Statement"][0]
     assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
-    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": "ext-prod-dr"}}
+    # the shipped role (templates/cross-account-role.yaml); without a hub stack it trusts the hub's account
+    assert statement["Condition"] == {
+        "StringEquals": {"sts:ExternalId": "ext-prod-dr", "aws:PrincipalArn": ["arn:aws:iam::123456789012:root"]}
+    }
 
     # DRS side, seen through the product's own path (assumed role)
     c = boto3.client("drs", region_name="us-east-1", **prod)

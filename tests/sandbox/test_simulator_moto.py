@@ -14,7 +14,6 @@ from moto.server import ThreadedMotoServer
 
 from sandbox.drs import ServerSpec, register_with_moto
 from sandbox.drs.jobs import JOB_SECONDS
-from sandbox.fleet import role_trust_policy
 from sandbox.moto_patches import external_id_allowed, install_sts_external_id_check
 
 TARGET, OTHER = "111111111111", "222222222222"
@@ -114,6 +113,17 @@ def test_moto_server_serves_drs_next_to_sts_and_ec2():
     finally:
         server.stop()
         engine.reset()
+
+
+def role_trust_policy(stack_account, external_id):
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{stack_account}:root"},
+        "Action": "sts:AssumeRole",
+    }
+    if external_id:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def test_sts_external_id_check_denies_and_allows(sim):

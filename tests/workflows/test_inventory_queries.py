@@ -14,6 +14,7 @@ from fleet_sync.run import region_status
 from fleet_sync.syncs.inventory.queries import ServerNotFound
 from fleet_sync.syncs.inventory.refresh import get_failback_topology, is_inventory_fresh, query_inventory
 from sandbox import Sandbox
+from sandbox.drs.jobs import JOB_SECONDS
 
 TARGET, STAGING = "111111111111", "333333333333"
 FLEET = {
@@ -111,12 +112,14 @@ def test_later_writes_never_replace_the_original_topology(sb):
     assert row["originalSourceRegion"] == "us-west-2"
 
 
-def test_topology_survives_failover_and_reverse_replication(sb):
+def test_topology_survives_failover_and_reverse_replication(sb, manual_clock):
     drs = sb.client("drs", account=TARGET, region="us-east-1")
     original = drs.describe_source_servers()["items"][0]
     before = row_of(sb, original["sourceServerID"])
     # Fail over, then reverse replication: DRS creates a new source server for the way back
     job = drs.start_recovery(sourceServers=[{"sourceServerID": original["sourceServerID"]}], isDrill=False)["job"]
+    manual_clock.advance(JOB_SECONDS["LAUNCH"])  # DRS jobs are asynchronous
+    (job,) = drs.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"]
     recovery_id = job["participatingServers"][0]["recoveryInstanceID"]
     reversed_arn = drs.reverse_replication(recoveryInstanceID=recovery_id)["reversedDirectionSourceServerArn"]
     _, _, _, region, account, rest = reversed_arn.split(":", 5)
