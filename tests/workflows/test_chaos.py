@@ -124,7 +124,9 @@ def clock(status: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def without_tags(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {sid: {k: v for k, v in row.items() if k not in ("sourceTags", "lastUpdated")} for sid, row in rows.items()}
+    return {
+        sid: {k: v for k, v in row.items() if k not in ("sourceTags", "tagsWrittenAt")} for sid, row in rows.items()
+    }
 
 
 # ------------------------------------------------------------------ fleet changes

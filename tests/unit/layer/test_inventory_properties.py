@@ -83,3 +83,35 @@ def test_property_9_every_record_has_the_required_fields(server, account, region
     assert set(REQUIRED_FIELDS) <= set(record)
     assert record["accountRegion"] == f"{account}#{region}" and record["replicationRegion"] == region
     assert record["stagingAccountId"] == ((server.get("stagingArea") or {}).get("stagingAccountID") or account)
+
+
+def test_a_scan_read_before_the_tag_sync_wrote_never_replaces_its_tags(tables):
+    from datetime import UTC, datetime, timedelta
+
+    from fleet_sync.core.clock import iso
+    from fleet_sync.syncs.inventory.store import InventoryStore
+
+    (table,) = tables("InventoryTable")
+    store = InventoryStore(table)
+    row = {
+        "accountRegion": "111111111111#us-east-1",
+        "sourceServerID": "s-1",
+        "accountId": "111111111111",
+        "replicationRegion": "us-east-1",
+        "replicationState": "CONTINUOUS",
+        "sourceTags": {"app": "old"},
+    }
+    store.write_records([row], {})
+    # An inventory scan reads DRS; then the tag sync writes new tags through; then the scan writes its rows
+    scanned_at = iso(datetime.now(UTC) - timedelta(seconds=5))
+    store.write_tags("111111111111", "us-east-1", "s-1", {"app": "new"})
+    existing = store.pair_rows("111111111111", "us-east-1")
+    store.write_records([{**row, "replicationState": "STALLED"}], existing, scanned_at=scanned_at)
+    [after] = store.pair_rows("111111111111", "us-east-1").values()
+    assert after["sourceTags"] == {"app": "new"}  # the tag sync's newer write stands
+    assert after["replicationState"] == "STALLED"  # the rest of the scan still lands
+    # a scan read after the tags were written replaces them as usual
+    existing = store.pair_rows("111111111111", "us-east-1")
+    later = iso(datetime.now(UTC) + timedelta(seconds=5))
+    store.write_records([{**row, "sourceTags": {"app": "newest"}}], existing, scanned_at=later)
+    assert store.pair_rows("111111111111", "us-east-1")["s-1"]["sourceTags"] == {"app": "newest"}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core import aws
+from ...core.clock import iso, utc_now
 from ...core.reads import (
     EC2_FIELDS,
     Access,
@@ -88,6 +89,7 @@ class PairScan:
     template_id: str | None
     records: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    scanned_at: str = field(default_factory=lambda: iso(utc_now()))  # set before DRS is read
     ec2_unread: set[str] = field(default_factory=set)  # servers whose EC2 read failed: last known details stand
     ec2_read_failures: int = 0  # origins whose EC2 could not be read
     origins_not_trusted: int = 0  # origins this DRS account may not read
@@ -109,9 +111,10 @@ def scan_pair(account_id: str, region: str, access: Access) -> PairScan:
     their rows) and EC2 details from each origin (account, region).
     EC2 throttling that outlasted the SDK's retries is raised, so the pair is retried as a whole."""
     drs = access.client("drs", credentials=access.credentials, region=region)
+    scanned_at = iso(utc_now())
     servers = describe_source_servers(drs)
     template_id = region_template_id(drs) if servers else None
-    scan = PairScan(account_id, region, servers, template_id)
+    scan = PairScan(account_id, region, servers, template_id, scanned_at=scanned_at)
     reads = read_ec2(servers, account_id, region, access=access, warnings=scan.warnings)
     throttled = [exc for exc in reads.failed.values() if is_throttling(aws.error_code(exc))]
     if throttled:

@@ -38,7 +38,8 @@ TOPOLOGY_FIELDS = (
     "topologyLastUpdated",
 )
 # Bookkeeping written by us, not read from DRS: never a reason to rewrite a row.
-BOOKKEEPING_FIELDS = (*TOPOLOGY_FIELDS, "lastUpdated", "firstSeen", *INVENTORY.key_names)
+# `tagsWrittenAt`: when the tag sync last wrote `sourceTags` through; a scan read before it never replaces them.
+BOOKKEEPING_FIELDS = (*TOPOLOGY_FIELDS, "lastUpdated", "firstSeen", "tagsWrittenAt", *INVENTORY.key_names)
 WRITE_THREADS = 8
 # The filters that pick an index (in this order of preference); a filter on `accountId` reads its pair's
 # partition of the table itself.
@@ -173,12 +174,15 @@ class InventoryStore:
         records: list[dict[str, Any]],
         existing: dict[str, dict[str, Any]],
         template_ids: dict[str, str | None] | None = None,
+        *,
+        scanned_at: str | None = None,
     ) -> WriteStats:
         """Write the records that changed; an existing row's original topology is only ever set where absent.
 
         Rows seen for the first time go in batches of 25 (their topology is captured or inherited here; two
         writers racing on a first sight capture the same values). Rows that exist are updated one by one
-        with `if_not_exists` on the topology, so no write path can replace it.
+        with `if_not_exists` on the topology, so no write path can replace it. Given `scanned_at` (when the
+        scan read DRS), tags the tag sync wrote through after it are kept.
         """
         stats = WriteStats()
         now = iso(utc_now())
@@ -208,7 +212,7 @@ class InventoryStore:
         def update(pair: tuple[dict[str, Any], dict[str, Any]]) -> bool:
             rec, old = pair
             fields, inherited = topology(rec, old)
-            self._update(rec, old, fields, now)
+            self._update_unless_newer_tags(rec, old, fields, now, scanned_at)
             return inherited
 
         with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
@@ -217,7 +221,30 @@ class InventoryStore:
                 stats.topology_inherited += int(inherited)
         return stats
 
-    def _update(self, rec: dict[str, Any], old: dict[str, Any], topology: dict[str, Any], now: str) -> None:
+    def _update_unless_newer_tags(
+        self, rec: dict[str, Any], old: dict[str, Any], topology: dict[str, Any], now: str, scanned_at: str | None
+    ) -> None:
+        """Update a row; its `sourceTags` only if the tag sync did not write them after this scan read DRS."""
+        if scanned_at is None:
+            self._update(rec, old, topology, now)
+            return
+        try:
+            self._update(rec, old, topology, now, tags_older_than=scanned_at)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            without_tags = {k: v for k, v in rec.items() if k != "sourceTags"}
+            self._update(without_tags, {k: v for k, v in old.items() if k != "sourceTags"}, topology, now)
+
+    def _update(
+        self,
+        rec: dict[str, Any],
+        old: dict[str, Any],
+        topology: dict[str, Any],
+        now: str,
+        *,
+        tags_older_than: str | None = None,
+    ) -> None:
         primary = INVENTORY.key(rec["accountRegion"], rec["sourceServerID"])
         names: dict[str, str] = {"#lu": "lastUpdated", "#fs": "firstSeen"}
         values: dict[str, Any] = {":now": now}
@@ -234,11 +261,16 @@ class InventoryStore:
         gone = sorted(set(old) - set(rec) - set(BOOKKEEPING_FIELDS))
         names.update({f"#r{i}": k for i, k in enumerate(gone)})
         removes = [f"#r{i}" for i in range(len(gone))]
+        condition: dict[str, Any] = {}
+        if tags_older_than is not None:
+            names["#tw"], values[":scan"] = "tagsWrittenAt", tags_older_than
+            condition["ConditionExpression"] = "attribute_not_exists(#tw) OR #tw < :scan"
         self.table.update_item(
             Key=primary,
             UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_dynamo(values),
+            **condition,
         )
 
     def delete_missing(self, account_id: str, region: str, seen: set[str], existing: dict[str, dict[str, Any]]) -> int:
@@ -254,9 +286,9 @@ class InventoryStore:
         try:
             self.table.update_item(
                 Key=INVENTORY.key(account_region(account_id, region), server_id),
-                UpdateExpression="SET sourceTags = :t",
+                UpdateExpression="SET sourceTags = :t, tagsWrittenAt = :now",
                 ConditionExpression=f"attribute_exists({INVENTORY.sort_key})",
-                ExpressionAttributeValues={":t": tags},
+                ExpressionAttributeValues={":t": tags, ":now": iso(utc_now())},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -23,7 +23,7 @@ def work(ctx: WorkContext) -> WorkOutcome:
         raise
     existing = store.pair_rows(item.accountId, item.region)
     scan.keep_last_known_ec2(existing)
-    stats = store.write_records(scan.records, existing)
+    stats = store.write_records(scan.records, existing, scanned_at=scan.scanned_at)
     # Reached only when the whole scan succeeded: a failed scan raised before this line.
     deleted = store.delete_missing(item.accountId, item.region, {r["sourceServerID"] for r in scan.records}, existing)
     return WorkOutcome(
