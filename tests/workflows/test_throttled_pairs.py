@@ -90,12 +90,14 @@ def test_a_pair_at_a_hundredth_of_a_tps_ends_throttled_after_every_retry(sb):
 
 
 def test_each_invocation_logs_to_its_function_group_with_its_own_keys(sb):
+    throttle(sb, 1000)  # a run of its own (pytest-xdist may run this test apart from the others)
+    assert sb.run_sync("inventory", timeout=600)["status"] == "SUCCEEDED"
     worker = sb.function_name("InventoryWorkerFunction")
     lines = sb.logs("InventoryWorkerFunction")
     assert {x["function"] for x in lines} == {worker}
     assert any(x.get("message", "").startswith("REPORT RequestId:") for x in lines)  # Lambda's own lines
     done = [x for x in lines if x.get("message") == "work item done" and x.get("status") == "AVAILABLE"]
-    assert len(done) >= 3
+    assert len(done) >= 2
     # The keys are the invocation's own: a line's region is the pair its server count came from
     counts = {"us-east-1": THREE_PAGES, "eu-west-1": 3}
     assert all(x["serverCount"] == counts[x["region"]] for x in done)
