@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 DEFAULT_FLEET = "events/fleets/demo.yaml"
+DEFAULT_PORT = 5055
+CONSOLE_HINT = f"http://127.0.0.1:{DEFAULT_PORT}/console/"
 DEFAULT_TEMPLATE = "template.yaml"
 SMOKE_TEMPLATE = "tests/fixtures/smoke/template.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -80,8 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--verbose", "-v", action="store_true", help="stream handler logs and deploy notes to stderr")
 
-    demo = actions.add_parser("demo", help="run every sync the template defines and print a summary of each")
+    demo = actions.add_parser("demo", help="run every sync the template defines and print a table of the runs")
     common(demo)
+    demo.add_argument("--json", action="store_true", help="print every run's summary as JSON instead")
     run = actions.add_parser("run", help="run one sync and print its summary")
     run.add_argument("sync", help="the sync's short name, e.g. inventory")
     common(run)
@@ -89,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print exactly the summary dict as JSON")
     serve = actions.add_parser("serve", help="serve the sandbox over HTTP for the aws CLI and boto3")
     common(serve)
-    serve.add_argument("--port", type=int, default=5055, help="port (default %(default)s; 0 picks a free one)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
+    serve.add_argument("--demo", action="store_true", help="run the demo's syncs first, so the console shows them")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     return parser
 
@@ -198,9 +202,45 @@ class _Output:
                 print("\n".join(tail), file=self.err, flush=True)
 
 
+def _demo_plan(sb: Any) -> list[tuple[str, str]]:
+    """(label, sync) in the order the demo runs them: the inventory twice (its first run has no region status
+    yet and scans everything; the second is the filtered run), then every other sync."""
+    names = sb.syncs or list(sb.state_machines)
+    if "inventory" not in names:
+        return [(name, name) for name in names]
+    rest = [(name, name) for name in names if name != "inventory"]
+    return [("inventory (first run)", "inventory"), ("inventory (filtered)", "inventory"), *rest]
+
+
+def _run_demo(sb: Any, io_: _Output) -> list[tuple[str, dict[str, Any], float]]:
+    """Run the demo's syncs, printing one table row as each finishes."""
+    from .summary import format_runs
+
+    results = []
+    io_.print(format_runs([]))
+    for label, name in _demo_plan(sb):
+        t0 = time.perf_counter()
+        summary = sb.run_sync(name)
+        results.append((label, summary, time.perf_counter() - t0))
+        io_.print(format_runs(results[-1:]).split("\n", 1)[1])
+    return results
+
+
+def _demo_report(results: list[tuple[str, dict[str, Any], float]], io_: _Output) -> None:
+    from .summary import format_errors, format_saving
+
+    by_label = {label: summary for label, summary, _ in results}
+    first, filtered = by_label.get("inventory (first run)"), by_label.get("inventory (filtered)")
+    if first and filtered and first.get("status") == filtered.get("status") == "SUCCEEDED":
+        io_.print("\n" + format_saving(first, filtered))
+    errors = format_errors(results)
+    if errors:
+        io_.print("\nfailed items (first few; a failure in one pair never stops the others):")
+        io_.print("\n".join(errors))
+
+
 def _demo(args: argparse.Namespace, io_: _Output) -> int:
     from .core import Sandbox
-    from .summary import LABEL_WIDTH, format_overall, format_summary
 
     template = _template(args.template)
     fleet = _fleet(args.fleet)
@@ -213,17 +253,21 @@ def _demo(args: argparse.Namespace, io_: _Output) -> int:
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         opened = time.perf_counter() - started
         fleet_note = f"fleet {args.fleet}" if fleet else "an empty estate"
-        io_.print(f"sandbox up in {opened:.2f} s: stack {sb.stack_name} from {template.name}, {fleet_note}\n")
-        names = sb.syncs or list(sb.state_machines)
-        results = []
-        for name in names:
-            t0 = time.perf_counter()
-            summary = sb.run_sync(name)
-            elapsed = time.perf_counter() - t0
-            results.append((summary, elapsed))
-            io_.print(format_summary(summary) + f"\n  {'wall time':<{LABEL_WIDTH}} {elapsed:.2f} s\n")
-    io_.print(format_overall(results, opened, time.perf_counter() - started))
-    if any(s.get("status") != "SUCCEEDED" for s, _ in results):
+        if not args.json:
+            io_.print(f"sandbox up in {opened:.2f} s: stack {sb.stack_name} from {template.name}, {fleet_note}\n")
+            results = _run_demo(sb, io_)
+        else:
+            results = [(label, sb.run_sync(name), 0.0) for label, name in _demo_plan(sb)]
+    if args.json:
+        io_.print(json.dumps([s for _, s, _ in results], indent=2, sort_keys=True, default=str))
+    else:
+        _demo_report(results, io_)
+        ok = sum(1 for _, s, _ in results if s.get("status") == "SUCCEEDED")
+        total = time.perf_counter() - started
+        io_.print(f"\n{ok}/{len(results)} runs succeeded; sandbox start and deploy {opened:.2f} s; total {total:.1f} s")
+        io_.print("details: drs-fleet-sync sandbox demo --json (every summary)")
+        io_.print(f"see these runs as the Step Functions console shows them: make console, then open {CONSOLE_HINT}")
+    if any(s.get("status") != "SUCCEEDED" for _, s, _ in results):
         io_.show_handler_tail()
         return EXIT_FAILED
     return EXIT_OK
@@ -261,7 +305,11 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
     try:
         with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
             url = sb.serve(port=args.port, host=args.host)
+            if args.demo:
+                io_.print(f"running the demo's syncs first (console already at {url}/console/):")
+                _run_demo(sb, io_)
             io_.print(f"sandbox serving at {url}  (account {sb.account}, region {sb.region})")
+            io_.print(f"console: {url}/console/")
             io_.print(
                 f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
                 f"AWS_DEFAULT_REGION={sb.region}"

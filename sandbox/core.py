@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 
 from . import stack
-from .executions import capture_map_run_events, history_pages, map_run_events, plain, summary_of
+from .executions import history_pages, plain, summary_of
 from .local_lambda import LocalLambda
 from .moto_speedups import quiet_interpreter_log, speed_up_moto
 from .names import StackNames, UnknownName, globals_environment
@@ -88,7 +88,6 @@ class Sandbox:
         self._sessions: dict[str, boto3.Session] = {}
         self._sessions_lock = threading.Lock()
         self._names: StackNames | None = None
-        self._map_run_events: dict[str, Any] = {}  # map run ARN -> moto EventManager of its children
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Sandbox:
@@ -138,7 +137,7 @@ class Sandbox:
         self._undo.append(self._import("sandbox.moto_patches", "install_sts_external_id_check")())
 
         self._undo.append(speed_up_moto())
-        self._undo.append(capture_map_run_events(self._map_run_events))
+        self._undo.append(self._import("sandbox.moto_patches", "install_map_run_children")())
         self._undo.append(quiet_interpreter_log())
         self.deployment = stack.deploy(translated, lambda service: self.client(service))
         self._names = StackNames(self.deployment)
@@ -310,10 +309,8 @@ class Sandbox:
     def history(self, execution_arn: str, include_children: bool = False) -> list[dict[str, Any]]:
         """Every event of an execution (all pages), as GetExecutionHistory returns them.
 
-        With include_children, the events of the items its Distributed Maps ran follow the execution's
-        own, each tagged with `mapRunArn`. moto runs a map run's child workflows in one event stream
-        (ids restart at 1 per map run, `previousEventId` links each item's chain) and does not serve it
-        through the API, so the sandbox captures it."""
+        With include_children, the events of the child executions its Distributed Maps ran follow the
+        execution's own, each tagged with `mapRunArn` (child by child; ids restart at 1 in each)."""
         sfn = self.client("stepfunctions")
         events = list(history_pages(sfn, execution_arn))
         if include_children:
@@ -322,9 +319,15 @@ class Sandbox:
         return events
 
     def map_run_history(self, map_run_arn: str) -> list[dict[str, Any]]:
-        """The events of one Distributed Map run's child workflows (see `history`)."""
-        manager = self._map_run_events.get(map_run_arn)
-        return [] if manager is None else map_run_events(manager, map_run_arn)
+        """The events of one Distributed Map run's child executions, oldest child first (see `history`)."""
+        sfn = self.client("stepfunctions")
+        children = []
+        for page in sfn.get_paginator("list_executions").paginate(mapRunArn=map_run_arn):
+            children += page["executions"]
+        events = []
+        for child in sorted(children, key=lambda c: c["startDate"]):
+            events += [{**e, "mapRunArn": map_run_arn} for e in history_pages(sfn, child["executionArn"])]
+        return events
 
     # ------------------------------------------------------------------ data
     def items(self, table: str) -> list[dict[str, Any]]:
@@ -381,16 +384,17 @@ class Sandbox:
 
     # ------------------------------------------------------------------ HTTP
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Expose this sandbox over HTTP (moto server on the same backends); returns the endpoint URL.
-        Requests to it reach every service, DRS included; executions run in this process."""
-        from moto.server import ThreadedMotoServer
+        """Expose this sandbox over HTTP (moto server on the same backends); returns the base URL.
+        Requests to it reach every service, DRS included; executions run in this process. The console is
+        at `<url>/console/` on the same port (sandbox/console, docs/console.md)."""
+        from .console import Console, ConsoleData, SandboxServer
 
         if self.server_url:
             return self.server_url
-        self._require()
-        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        server.start()
+        deployment = self._require()
+        data = ConsoleData(self.client("stepfunctions"), lambda path, params: self.api("GET", path, params))
+        age = float(deployment.environment.get("DISCOVERY_AGE_HOURS") or 6)
+        server = SandboxServer(Console(data, discovery_age_hours=age), host=host, port=port)
+        self.server_url = server.start()
         self._undo.append(server.stop)
-        bound = server._server.server_port if port == 0 and server._server else port  # no public accessor
-        self.server_url = f"http://{host}:{bound}"
         return self.server_url
