@@ -16,7 +16,7 @@ PYTEST_WORKERS ?= 2
 TEST_DIRS := tests/api tests/unit/layer tests/unit/console tests/sandbox tests/unit/template tests/workflows tests/console
 
 .PHONY: help venv demo console check test lint typecheck complexity fast-tests other-tests browser-tests security \
-        template-checks bench clean
+        template-checks bench chaos clean
 
 help:
 	@echo "make demo   run the inventory sync (and every other sync) on the offline sandbox"
@@ -24,6 +24,7 @@ help:
 	@echo "make check  the fast gate (under 2 min): ruff, mypy, complexity and size, the fast tests (layer, template, simulator)"
 	@echo "make test   make check, then bandit, cfn-lint, sam validate --lint, checkov and the rest of pytest"
 	@echo "make bench  benchmarks, printed side by side"
+	@echo "make chaos  the chaos property with many random fault schedules (CHAOS_EXAMPLES, default 25)"
 
 $(VENV)/.stamp: requirements-dev.txt functions/shared/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +104,11 @@ test: check security template-checks other-tests browser-tests
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench
+
+# `make test` runs tests/workflows/test_chaos.py with a fixed seed and few examples; this runs new ones.
+CHAOS_EXAMPLES ?= 25
+chaos: $(VENV)/.stamp
+	CHAOS_RANDOM=1 CHAOS_EXAMPLES=$(CHAOS_EXAMPLES) $(PY) -m pytest -q -n 0 tests/workflows/test_chaos.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam

@@ -11,17 +11,18 @@ shown on stderr only when a run fails.
 from __future__ import annotations
 
 import argparse
-import collections
-import io
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from .cli_output import Output
 
 DEFAULT_FLEET = "events/fleets/demo.yaml"
 DEFAULT_PORT = 5055
@@ -29,35 +30,14 @@ CONSOLE_HINT = f"http://127.0.0.1:{DEFAULT_PORT}/console/"
 DEFAULT_TEMPLATE = "template.yaml"
 SMOKE_TEMPLATE = "tests/fixtures/smoke/template.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_TIMEOUT = 120.0
+STATE_MACHINES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
 
 log = logging.getLogger("sandbox.cli")
 
 
 class UsageError(Exception):
     """Bad input from the command line: reported on stderr, exit code 2."""
-
-
-class _TailBuffer(io.TextIOBase):
-    """A stdout stand-in that keeps the last lines written to it (handler logs)."""
-
-    def __init__(self, lines: int = 200) -> None:
-        self._lines: collections.deque[str] = collections.deque(maxlen=lines)
-        self._partial = ""
-        self._lock = threading.Lock()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            parts = (self._partial + text).split("\n")
-            self._partial = parts.pop()
-            self._lines.extend(parts)
-        return len(text)
-
-    def tail(self) -> list[str]:
-        with self._lock:
-            return [*self._lines, *([self._partial] if self._partial else [])]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,12 +70,30 @@ def _parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument("--input", help="execution input: JSON text or @file.json (default {})")
     run.add_argument("--json", action="store_true", help="print exactly the summary dict as JSON")
+    run.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait for the run (default %(default)s)",
+    )
+    run.add_argument("--logs", action="store_true", help="print the run's log lines (CloudWatch Logs) to stderr")
     serve = actions.add_parser("serve", help="serve the sandbox over HTTP for the aws CLI and boto3")
     common(serve)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
     serve.add_argument("--demo", action="store_true", help="run the demo's syncs first, so the console shows them")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     return parser
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"{value} s: give more than 0 and at most 86400")
+    return seconds
 
 
 def _parameters(pairs: list[str]) -> dict[str, str]:
@@ -147,100 +145,94 @@ def _defines_syncs(template: Path) -> bool:
     """True when the template has a state machine that declares DefinitionSubstitutions.SyncName."""
     from .stack import load_template
 
-    machines = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
     return any(
         "SyncName" in ((res.get("Properties") or {}).get("DefinitionSubstitutions") or {})
         for res in load_template(template)["Resources"].values()
-        if res.get("Type") in machines
+        if res.get("Type") in STATE_MACHINES
     )
 
 
-class _Output:
-    """Where the CLI writes (the real stdout) versus where handlers write (stderr or a tail buffer)."""
+def _machine_names(template: Path) -> dict[str, str] | None:
+    """The names a state machine answers to (short name, logical id, a literal Name) -> its short name, read
+    from the template before anything deploys (as sandbox.names names them); None when a short name is only
+    known once deployed. A generated physical name is not known yet: it is not accepted here."""
+    from .names import kebab
+    from .stack import load_template
 
-    def __init__(self, verbose: bool) -> None:
-        self.out: TextIO = sys.stdout
-        self.err: TextIO = sys.stderr
-        self.verbose = verbose
-        self.sink: TextIO = sys.stderr if verbose else _TailBuffer()  # type: ignore[assignment]
+    out: dict[str, str] = {}
+    for lid, res in load_template(template)["Resources"].items():
+        if res.get("Type") not in STATE_MACHINES:
+            continue
+        props = res.get("Properties") or {}
+        sync = (props.get("DefinitionSubstitutions") or {}).get("SyncName")
+        if sync is not None and not isinstance(sync, str):
+            return None
+        short = sync or kebab(lid.removesuffix("StateMachine")) or lid.lower()
+        name = props.get("Name")  # the physical name, when the template writes it out
+        out.update({short: short, lid: short, **({name: short} if isinstance(name, str) else {})})
+    return out
 
-    def __enter__(self) -> _Output:
-        root = logging.getLogger()
-        quieted = [logging.getLogger(name) for name in ("py.warnings", "werkzeug")]
-        self._saved_logging = (root.handlers[:], root.level, [(lg, lg.level) for lg in quieted])
-        sys.stdout = self.sink
-        logging.basicConfig(
-            level=logging.INFO if self.verbose else logging.WARNING,
-            stream=self.err,
-            format="%(levelname)s %(name)s: %(message)s",
-            force=True,
+
+def _check_run(sync: str, template: Path, payload: Any) -> None:
+    """An unknown sync, or an input the sync's own model refuses, is bad input: found before the deploy."""
+    names = _machine_names(template)
+    if names is None:
+        return
+    if sync not in names:
+        known = ", ".join(sorted(set(names.values()))) or "none"
+        raise UsageError(f"unknown sync {sync!r}; this template defines: {known}")
+    from pydantic import ValidationError
+
+    from fleet_sync.run.registry import SYNCS, sync_spec
+
+    short = names[sync]
+    if short not in SYNCS:
+        return
+    try:
+        sync_spec(short).input_model.model_validate({} if payload is None else payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors(include_url=False)
         )
-        logging.captureWarnings(True)
-        if not self.verbose:
-            logging.getLogger("py.warnings").setLevel(logging.ERROR)
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout = self.out
-        logging.captureWarnings(False)
-        handlers, level, levels = self._saved_logging
-        root = logging.getLogger()
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for logger, old in levels:
-            logger.setLevel(old)
-
-    def print(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
-
-    def show_handler_tail(self, lines: int = 40) -> None:
-        if isinstance(self.sink, _TailBuffer):
-            tail = self.sink.tail()[-lines:]
-            if tail:
-                print(f"--- last {len(tail)} lines of handler output ---", file=self.err)
-                print("\n".join(tail), file=self.err, flush=True)
+        raise UsageError(f"--input is not valid for the {short} sync: {problems}") from None
 
 
-def _demo_plan(sb: Any) -> list[tuple[str, str]]:
-    """(label, sync) in the order the demo runs them: the inventory twice (its first run has no region status
-    yet and scans everything; the second is the filtered run), then every other sync."""
-    names = sb.syncs or list(sb.state_machines)
-    if "inventory" not in names:
-        return [(name, name) for name in names]
-    rest = [(name, name) for name in names if name != "inventory"]
-    return [("inventory (first run)", "inventory"), ("inventory (filtered)", "inventory"), *rest]
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on (host, port) already: the HTTP server would fail to bind it."""
+    if port == 0:
+        return False
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
-def _run_demo(sb: Any, io_: _Output) -> list[tuple[str, dict[str, Any], float]]:
-    """Run the demo's syncs, printing one table row as each finishes."""
-    from .summary import format_runs
-
-    results = []
-    io_.print(format_runs([]))
-    for label, name in _demo_plan(sb):
-        t0 = time.perf_counter()
-        summary = sb.run_sync(name)
-        results.append((label, summary, time.perf_counter() - t0))
-        io_.print(format_runs(results[-1:]).split("\n", 1)[1])
-    return results
+def _require_free_port(host: str, port: int) -> None:
+    if _port_in_use(host, port):
+        raise UsageError(f"port {port} is in use on {host}: pick another with --port (0 picks a free one)")
 
 
-def _demo_report(results: list[tuple[str, dict[str, Any], float]], io_: _Output) -> None:
-    from .summary import format_errors, format_saving
+def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without a Lambda error's stack trace (local paths) inside `cause`."""
+    cause = summary.get("cause")
+    if not isinstance(cause, str):
+        return summary
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return summary
+    if isinstance(parsed, dict) and "stackTrace" in parsed:
+        parsed.pop("stackTrace")
+        return {**summary, "cause": json.dumps(parsed)}
+    return summary
 
-    by_label = {label: summary for label, summary, _ in results}
-    first, filtered = by_label.get("inventory (first run)"), by_label.get("inventory (filtered)")
-    if first and filtered and first.get("status") == filtered.get("status") == "SUCCEEDED":
-        io_.print("\n" + format_saving(first, filtered))
-    errors = format_errors(results)
-    if errors:
-        io_.print("\nfailed items (first few; a failure in one pair never stops the others):")
-        io_.print("\n".join(errors))
 
-
-def _demo(args: argparse.Namespace, io_: _Output) -> int:
+def _demo(args: argparse.Namespace, io_: Output) -> int:
     from .core import Sandbox
+    from .demo import demo_plan, demo_report, run_demo
 
     template = _template(args.template)
     fleet = _fleet(args.fleet)
@@ -255,13 +247,15 @@ def _demo(args: argparse.Namespace, io_: _Output) -> int:
         fleet_note = f"fleet {args.fleet}" if fleet else "an empty estate"
         if not args.json:
             io_.print(f"sandbox up in {opened:.2f} s: stack {sb.stack_name} from {template.name}, {fleet_note}\n")
-            results = _run_demo(sb, io_)
+            results = run_demo(sb, io_.print)
         else:
-            results = [(label, sb.run_sync(name), 0.0) for label, name in _demo_plan(sb)]
+            results = [(label, sb.run_sync(name), 0.0) for label, name in demo_plan(sb)]
     if args.json:
         io_.print(json.dumps([s for _, s, _ in results], indent=2, sort_keys=True, default=str))
     else:
-        _demo_report(results, io_)
+        report = demo_report(results)
+        if report:
+            io_.print(report)
         ok = sum(1 for _, s, _ in results if s.get("status") == "SUCCEEDED")
         total = time.perf_counter() - started
         io_.print(f"\n{ok}/{len(results)} runs succeeded; sandbox start and deploy {opened:.2f} s; total {total:.1f} s")
@@ -273,15 +267,29 @@ def _demo(args: argparse.Namespace, io_: _Output) -> int:
     return EXIT_OK
 
 
-def _run(args: argparse.Namespace, io_: _Output) -> int:
+def _run(args: argparse.Namespace, io_: Output) -> int:
     from .core import Sandbox
+    from .executions import summary_of
     from .summary import format_summary
 
     payload = _input(args.input)
     template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
+    _check_run(args.sync, template, payload)
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         sb.state_machine_arn(args.sync)  # an unknown sync fails before anything runs
-        summary = sb.run_sync(args.sync, payload)
+        arn = sb.start_sync(args.sync, payload)
+        try:
+            summary = _public_summary(summary_of(sb.sync_name(args.sync), sb.wait(arn, args.timeout)))
+        except TimeoutError:  # stop it: nothing may run on once the sandbox closes
+            _stop(sb, arn, f"--timeout {args.timeout:g} s")
+            print(
+                f"drs-fleet-sync: {args.sync} did not finish within {args.timeout:g} s (stopped {arn}); "
+                "give it longer with --timeout SECONDS",
+                file=io_.err,
+            )
+            return EXIT_FAILED
+        for line in sb.logs(args.sync, execution=arn) if args.logs else []:
+            print(json.dumps(line, default=str), file=io_.err)
     if args.json:
         io_.print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     else:
@@ -292,22 +300,40 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
     return EXIT_OK
 
 
-def _serve(args: argparse.Namespace, io_: _Output) -> int:
+def _stop(sb: Any, arn: str, cause: str) -> None:
+    """StopExecution, retried while moto's worker is still starting (it fails until the run has begun)."""
+    sfn = sb.client("stepfunctions")
+    for _ in range(40):
+        try:
+            sfn.stop_execution(executionArn=arn, cause=cause)
+            return
+        except AttributeError:
+            time.sleep(0.05)
+
+
+def _serve(args: argparse.Namespace, io_: Output) -> int:
     from .core import Sandbox
+    from .demo import run_demo
 
     template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
+    _require_free_port(args.host, args.port)
     stop = threading.Event()
+    serving = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
+        if not serving.is_set():  # still deploying: stop now rather than after the deploy
+            raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
+        with Sandbox(fleet=fleet, template=template, parameters=params, clock="real") as sb:
+            _require_free_port(args.host, args.port)  # taken while the stack deployed?
             url = sb.serve(port=args.port, host=args.host)
+            serving.set()
             if args.demo:
                 io_.print(f"running the demo's syncs first (console already at {url}/console/):")
-                _run_demo(sb, io_)
+                run_demo(sb, io_.print)
             io_.print(f"sandbox serving at {url}  (account {sb.account}, region {sb.region})")
             io_.print(f"console: {url}/console/")
             io_.print(
@@ -329,6 +355,8 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
             while not stop.wait(0.5):
                 pass
         io_.print("stopped")
+    except KeyboardInterrupt:
+        io_.print("stopped before serving")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -343,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     from .stack import DeployError
 
     usage_errors = (UsageError, SandboxError, DeployError, FleetError, FileNotFoundError)
-    with warnings.catch_warnings(), _Output(args.verbose) as io_:
+    with warnings.catch_warnings(), Output(args.verbose) as io_:
         try:
             return handlers[args.action](args, io_)
         except usage_errors as exc:

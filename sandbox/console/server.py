@@ -146,3 +146,11 @@ class SandboxServer:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def serve_sandbox(sb: Any, host: str, port: int) -> tuple[str, Callable[[], None]]:
+    """Serve an open Sandbox: its AWS endpoint and its console on one port; returns (base URL, stop)."""
+    data = ConsoleData(sb.client("stepfunctions"), lambda path, params: sb.api("GET", path, params))
+    age = float(sb.deployment.environment.get("DISCOVERY_AGE_HOURS") or 6)
+    server = SandboxServer(Console(data, discovery_age_hours=age), host=host, port=port)
+    return server.start(), server.stop

@@ -39,7 +39,7 @@ FLEET: dict[str, Any] = {
             "kind": "target",
             "externalId": "ext-other",
             "stagingAccounts": [STAGING],  # DRS trusts it; tests take it off the table and add it back
-            "regions": {},
+            "regions": {"us-east-1": {}},  # DRS initialized, no servers of its own (extensions need it)
         },
         {"accountId": STAGING, "kind": "staging", "regions": {"us-east-1": {"sourceServers": 3}}},
         {

@@ -28,7 +28,6 @@ FLEET: dict[str, Any] = {
         {"accountId": "222222222222", "kind": "target", "regions": {"us-west-2": {"sourceServers": 3}}},
     ],
 }
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "console-screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +82,3 @@ def browser() -> Iterator[Any]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def screenshot(driver: Any, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    driver.save_screenshot(str(path))
-    return path

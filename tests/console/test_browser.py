@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from urllib.parse import quote
 
-from conftest import screenshot
+from browser_support import screenshot
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
