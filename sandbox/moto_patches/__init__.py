@@ -3,7 +3,15 @@
 moto is pinned exactly (requirements-dev.txt): these reach into its internals.
 """
 
+from .dynamodb import dynamodb_lock, install_dynamodb_patches
 from .map_runs import children_of, install_map_run_children
 from .sts import external_id_allowed, install_sts_external_id_check
 
-__all__ = ["children_of", "external_id_allowed", "install_map_run_children", "install_sts_external_id_check"]
+__all__ = [
+    "children_of",
+    "dynamodb_lock",
+    "external_id_allowed",
+    "install_dynamodb_patches",
+    "install_map_run_children",
+    "install_sts_external_id_check",
+]
