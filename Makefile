@@ -13,12 +13,14 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 PYTEST_WORKERS ?= 2
 # Each holds tests with its own conftest and sibling imports: mypy checks them one folder at a time.
-TEST_DIRS := tests/api tests/unit/layer tests/sandbox tests/unit/template tests/workflows
+TEST_DIRS := tests/api tests/unit/layer tests/unit/console tests/sandbox tests/unit/template tests/workflows tests/console
 
-.PHONY: help venv demo check test lint typecheck complexity fast-tests other-tests security template-checks bench chaos clean
+.PHONY: help venv demo console check test lint typecheck complexity fast-tests other-tests browser-tests security \
+        template-checks bench chaos clean
 
 help:
 	@echo "make demo   run the inventory sync (and every other sync) on the offline sandbox"
+	@echo "make console  the demo's runs in the sandbox console: http://127.0.0.1:5055/console/ (Ctrl-C stops)"
 	@echo "make check  the fast gate (under 2 min): ruff, mypy, complexity and size, the fast tests (layer, template, simulator)"
 	@echo "make test   make check, then bandit, cfn-lint, sam validate --lint, checkov and the rest of pytest"
 	@echo "make bench  benchmarks, printed side by side"
@@ -49,6 +51,10 @@ venv: $(VENV)/.stamp
 demo: $(VENV)/.stamp
 	$(VENV)/bin/drs-fleet-sync sandbox demo
 
+# serve on the demo fleet with the demo's executions already run (docs/console.md)
+console: $(VENV)/.stamp
+	$(VENV)/bin/drs-fleet-sync sandbox serve --demo
+
 # ruff's rules include the complexity gate (C901, PLR0912/0913/0915: see pyproject.toml).
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
@@ -68,7 +74,18 @@ fast-tests: $(VENV)/.stamp
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m fast
 
 other-tests: $(VENV)/.stamp
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not fast"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not fast" --ignore=tests/console
+
+# The console in headless Chromium (Debian's chromium and chromedriver, installed here when missing: browsers
+# downloaded by test tools are not reachable offline). Screenshots land in build/console-screenshots.
+CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
+CHROMEDRIVER ?= $(shell command -v chromedriver || echo /usr/bin/chromedriver)
+browser-tests: $(VENV)/.stamp
+	@if [ ! -x "$(CHROMIUM)" ] || [ ! -x "$(CHROMEDRIVER)" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then echo "browser-tests need chromium and chromium-driver (apt-get install as root)"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; \
+	fi
+	CONSOLE_CHROMIUM=$(CHROMIUM) CONSOLE_CHROMEDRIVER=$(CHROMEDRIVER) $(PY) -m pytest -q -n 0 tests/console
 
 check: lint typecheck complexity fast-tests
 
@@ -83,7 +100,7 @@ template-checks: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp
 	$(PY) -m sandbox.stack expand template.yaml build/template.expanded.json
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
-test: check security template-checks other-tests
+test: check security template-checks other-tests browser-tests
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench

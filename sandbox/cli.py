@@ -11,8 +11,6 @@ shown on stderr only when a run fails.
 from __future__ import annotations
 
 import argparse
-import collections
-import io
 import json
 import logging
 import signal
@@ -21,40 +19,20 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .cli_checks import STATE_MACHINES, UsageError, check_run, public_summary, require_free_port, stop_execution
+from .cli_output import Output
 
 DEFAULT_FLEET = "events/fleets/demo.yaml"
+DEFAULT_PORT = 5055
+CONSOLE_HINT = f"http://127.0.0.1:{DEFAULT_PORT}/console/"
 DEFAULT_TEMPLATE = "template.yaml"
 SMOKE_TEMPLATE = "tests/fixtures/smoke/template.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT = 120.0
 
 log = logging.getLogger("sandbox.cli")
-
-
-class _TailBuffer(io.TextIOBase):
-    """A stdout stand-in that keeps the last lines written to it (handler logs)."""
-
-    def __init__(self, lines: int = 200) -> None:
-        self._lines: collections.deque[str] = collections.deque(maxlen=lines)
-        self._partial = ""
-        self._lock = threading.Lock()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            parts = (self._partial + text).split("\n")
-            self._partial = parts.pop()
-            self._lines.extend(parts)
-        return len(text)
-
-    def tail(self) -> list[str]:
-        with self._lock:
-            return [*self._lines, *([self._partial] if self._partial else [])]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--verbose", "-v", action="store_true", help="stream handler logs and deploy notes to stderr")
 
-    demo = actions.add_parser("demo", help="run every sync the template defines and print a summary of each")
+    demo = actions.add_parser("demo", help="run every sync the template defines and print a table of the runs")
     common(demo)
+    demo.add_argument("--json", action="store_true", help="print every run's summary as JSON instead")
     run = actions.add_parser("run", help="run one sync and print its summary")
     run.add_argument("sync", help="the sync's short name, e.g. inventory")
     common(run)
@@ -96,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--logs", action="store_true", help="print the run's log lines (CloudWatch Logs) to stderr")
     serve = actions.add_parser("serve", help="serve the sandbox over HTTP for the aws CLI and boto3")
     common(serve)
-    serve.add_argument("--port", type=int, default=5055, help="port (default %(default)s; 0 picks a free one)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
+    serve.add_argument("--demo", action="store_true", help="run the demo's syncs first, so the console shows them")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     return parser
 
@@ -167,56 +147,9 @@ def _defines_syncs(template: Path) -> bool:
     )
 
 
-class _Output:
-    """Where the CLI writes (the real stdout) versus where handlers write (stderr or a tail buffer)."""
-
-    def __init__(self, verbose: bool) -> None:
-        self.out: TextIO = sys.stdout
-        self.err: TextIO = sys.stderr
-        self.verbose = verbose
-        self.sink: TextIO = sys.stderr if verbose else _TailBuffer()  # type: ignore[assignment]
-
-    def __enter__(self) -> _Output:
-        root = logging.getLogger()
-        quieted = [logging.getLogger(name) for name in ("py.warnings", "werkzeug")]
-        self._saved_logging = (root.handlers[:], root.level, [(lg, lg.level) for lg in quieted])
-        sys.stdout = self.sink
-        logging.basicConfig(
-            level=logging.INFO if self.verbose else logging.WARNING,
-            stream=self.err,
-            format="%(levelname)s %(name)s: %(message)s",
-            force=True,
-        )
-        logging.captureWarnings(True)
-        if not self.verbose:
-            logging.getLogger("py.warnings").setLevel(logging.ERROR)
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout = self.out
-        logging.captureWarnings(False)
-        handlers, level, levels = self._saved_logging
-        root = logging.getLogger()
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for logger, old in levels:
-            logger.setLevel(old)
-
-    def print(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
-
-    def show_handler_tail(self, lines: int = 40) -> None:
-        if isinstance(self.sink, _TailBuffer):
-            tail = self.sink.tail()[-lines:]
-            if tail:
-                print(f"--- last {len(tail)} lines of handler output ---", file=self.err)
-                print("\n".join(tail), file=self.err, flush=True)
-
-
-def _demo(args: argparse.Namespace, io_: _Output) -> int:
+def _demo(args: argparse.Namespace, io_: Output) -> int:
     from .core import Sandbox
-    from .summary import LABEL_WIDTH, format_overall, format_summary
+    from .demo import demo_plan, demo_report, run_demo
 
     template = _template(args.template)
     fleet = _fleet(args.fleet)
@@ -229,23 +162,29 @@ def _demo(args: argparse.Namespace, io_: _Output) -> int:
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         opened = time.perf_counter() - started
         fleet_note = f"fleet {args.fleet}" if fleet else "an empty estate"
-        io_.print(f"sandbox up in {opened:.2f} s: stack {sb.stack_name} from {template.name}, {fleet_note}\n")
-        names = sb.syncs or list(sb.state_machines)
-        results = []
-        for name in names:
-            t0 = time.perf_counter()
-            summary = sb.run_sync(name)
-            elapsed = time.perf_counter() - t0
-            results.append((summary, elapsed))
-            io_.print(format_summary(summary) + f"\n  {'wall time':<{LABEL_WIDTH}} {elapsed:.2f} s\n")
-    io_.print(format_overall(results, opened, time.perf_counter() - started))
-    if any(s.get("status") != "SUCCEEDED" for s, _ in results):
+        if not args.json:
+            io_.print(f"sandbox up in {opened:.2f} s: stack {sb.stack_name} from {template.name}, {fleet_note}\n")
+            results = run_demo(sb, io_.print)
+        else:
+            results = [(label, sb.run_sync(name), 0.0) for label, name in demo_plan(sb)]
+    if args.json:
+        io_.print(json.dumps([s for _, s, _ in results], indent=2, sort_keys=True, default=str))
+    else:
+        report = demo_report(results)
+        if report:
+            io_.print(report)
+        ok = sum(1 for _, s, _ in results if s.get("status") == "SUCCEEDED")
+        total = time.perf_counter() - started
+        io_.print(f"\n{ok}/{len(results)} runs succeeded; sandbox start and deploy {opened:.2f} s; total {total:.1f} s")
+        io_.print("details: drs-fleet-sync sandbox demo --json (every summary)")
+        io_.print(f"see these runs as the Step Functions console shows them: make console, then open {CONSOLE_HINT}")
+    if any(s.get("status") != "SUCCEEDED" for _, s, _ in results):
         io_.show_handler_tail()
         return EXIT_FAILED
     return EXIT_OK
 
 
-def _run(args: argparse.Namespace, io_: _Output) -> int:
+def _run(args: argparse.Namespace, io_: Output) -> int:
     from .core import Sandbox
     from .executions import summary_of
     from .summary import format_summary
@@ -278,8 +217,9 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
     return EXIT_OK
 
 
-def _serve(args: argparse.Namespace, io_: _Output) -> int:
+def _serve(args: argparse.Namespace, io_: Output) -> int:
     from .core import Sandbox
+    from .demo import run_demo
 
     template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
     require_free_port(args.host, args.port)
@@ -297,7 +237,11 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
             require_free_port(args.host, args.port)  # taken while the stack deployed?
             url = sb.serve(port=args.port, host=args.host)
             serving.set()
+            if args.demo:
+                io_.print(f"running the demo's syncs first (console already at {url}/console/):")
+                run_demo(sb, io_.print)
             io_.print(f"sandbox serving at {url}  (account {sb.account}, region {sb.region})")
+            io_.print(f"console: {url}/console/")
             io_.print(
                 f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
                 f"AWS_DEFAULT_REGION={sb.region}"
@@ -333,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     from .stack import DeployError
 
     usage_errors = (UsageError, SandboxError, DeployError, FleetError, FileNotFoundError)
-    with warnings.catch_warnings(), _Output(args.verbose) as io_:
+    with warnings.catch_warnings(), Output(args.verbose) as io_:
         try:
             return handlers[args.action](args, io_)
         except usage_errors as exc:

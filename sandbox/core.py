@@ -30,7 +30,7 @@ from .clock import SandboxClock, make_clock
 from .local_lambda import LocalLambda
 from .moto_speedups import quiet_interpreter_log, speed_up_moto
 from .names import StackNames, UnknownName, globals_environment
-from .runtime import account_keys, isolate_aws_environment, serve_http, start_clock, start_local_lambdas
+from .runtime import account_keys, isolate_aws_environment, start_clock, start_local_lambdas
 from .waits import ClockWaits
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,6 @@ class Sandbox:
         self._sessions: dict[str, boto3.Session] = {}
         self._sessions_lock = threading.Lock()
         self._names: StackNames | None = None
-        self._map_run_events: dict[str, Any] = {}  # map run ARN -> moto EventManager of its children
         self._threads_before: set[int | None] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -140,7 +139,7 @@ class Sandbox:
             self._undo.append(self._import("sandbox.moto_patches", patch)())
 
         self._undo.append(speed_up_moto())
-        self._undo.append(executions.capture_map_run_events(self._map_run_events))
+        self._undo.append(self._import("sandbox.moto_patches", "install_map_run_children")())
         self._undo.append(quiet_interpreter_log())
         self.deployment = stack.deploy(translated, lambda service: self.client(service))
         self._names = StackNames(self.deployment)
@@ -315,10 +314,8 @@ class Sandbox:
     def history(self, execution_arn: str, include_children: bool = False) -> list[dict[str, Any]]:
         """Every event of an execution (all pages), as GetExecutionHistory returns them.
 
-        With include_children, the events of the items its Distributed Maps ran follow the execution's
-        own, each tagged with `mapRunArn`. moto runs a map run's child workflows in one event stream
-        (ids restart at 1 per map run, `previousEventId` links each item's chain) and does not serve it
-        through the API, so the sandbox captures it."""
+        With include_children, the events of the child executions its Distributed Maps ran follow the
+        execution's own, each tagged with `mapRunArn` (child by child; ids restart at 1 in each)."""
         sfn = self.client("stepfunctions")
         events = list(executions.history_pages(sfn, execution_arn))
         if include_children:
@@ -327,9 +324,8 @@ class Sandbox:
         return events
 
     def map_run_history(self, map_run_arn: str) -> list[dict[str, Any]]:
-        """The events of one Distributed Map run's child workflows (see `history`)."""
-        manager = self._map_run_events.get(map_run_arn)
-        return [] if manager is None else executions.map_run_events(manager, map_run_arn)
+        """The events of one Distributed Map run's child executions, oldest child first (see `history`)."""
+        return executions.map_run_history(self.client("stepfunctions"), map_run_arn)
 
     # ------------------------------------------------------------------ logs
     def logs(self, sync_or_function: str, execution: str | None = None) -> list[dict[str, Any]]:
@@ -391,10 +387,11 @@ class Sandbox:
 
     # ------------------------------------------------------------------ HTTP
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Expose this sandbox over HTTP (moto server on the same backends); returns the endpoint URL.
-        Requests to it reach every service, DRS included; executions run in this process."""
+        """Expose this sandbox over HTTP (moto server on the same backends); returns the base URL.
+        Requests to it reach every service, DRS included; executions run in this process. The console is
+        at `<url>/console/` on the same port (sandbox/console, docs/console.md)."""
         if not self.server_url:
             self._require()
-            self.server_url, stop = serve_http(host, port)
+            self.server_url, stop = self._import("sandbox.console", "serve_sandbox")(self, host, port)
             self._undo.append(stop)
         return self.server_url

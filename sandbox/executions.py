@@ -4,7 +4,6 @@ log lines), and how running executions end when a sandbox closes."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import logging
 import time
@@ -63,42 +62,16 @@ def history_pages(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
             return
 
 
-def map_run_events(manager: Any, map_run_arn: str) -> list[dict[str, Any]]:
-    """The events of a Distributed Map run's child workflows from its captured moto EventManager, shaped
-    like GetExecutionHistory's (type names, datetime timestamps), each tagged with `mapRunArn`."""
-    out = []
-    for event in manager.get_event_history():
-        event = dict(event)
-        event["type"] = str(getattr(event["type"], "value", event["type"]))
-        if isinstance(event.get("timestamp"), str):
-            event["timestamp"] = dt.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
-        event["mapRunArn"] = map_run_arn
-        out.append(event)
-    return out
-
-
-def capture_map_run_events(registry: dict[str, Any]) -> Any:
-    """moto 5.2.5 gives each Distributed Map run a fresh EventManager and drops it afterwards; keep it
-    (keyed by map run ARN) so `Sandbox.history(include_children=True)` can show what the items did.
-    Returns the undo."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
-        distributed_iteration_component as dic,
-    )
-
-    cls = dic.DistributedIterationComponent
-    original = cls._map_run
-
-    def _map_run(self_: Any, env: Any, eval_input: Any) -> Any:
-        registry[eval_input.map_run_record.map_run_arn] = env.event_manager
-        return original(self_, env, eval_input)
-
-    setattr(cls, "_map_run", _map_run)  # noqa: B010
-
-    def undo() -> None:
-        setattr(cls, "_map_run", original)  # noqa: B010
-        registry.clear()
-
-    return undo
+def map_run_history(sfn: Any, map_run_arn: str) -> list[dict[str, Any]]:
+    """The events of a map run's child executions (ListExecutions(mapRunArn), GetExecutionHistory of each),
+    oldest child first, each event tagged with `mapRunArn`."""
+    children = []
+    for page in sfn.get_paginator("list_executions").paginate(mapRunArn=map_run_arn):
+        children += page["executions"]
+    events = []
+    for child in sorted(children, key=lambda c: c["startDate"]):
+        events += [{**e, "mapRunArn": map_run_arn} for e in history_pages(sfn, child["executionArn"])]
+    return events
 
 
 def log_lines(account: str, region: str, function: str) -> list[dict[str, Any]]:

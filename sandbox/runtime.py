@@ -81,13 +81,3 @@ def account_keys(account: str, region: str) -> tuple[str, str]:
         backend.create_user(region, user)
     key = backend.create_access_key(user)
     return key.access_key_id, key.secret_access_key
-
-
-def serve_http(host: str, port: int) -> tuple[str, Any]:
-    """A moto server on this process's backends: (its URL, its stop)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    bound = server._server.server_port if port == 0 and server._server else port  # no public accessor
-    return f"http://{host}:{bound}", server.stop

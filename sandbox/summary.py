@@ -116,11 +116,74 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def format_overall(results: list[tuple[dict[str, Any], float]], start_seconds: float, total_seconds: float) -> str:
-    """The closing line of the demo: how many runs succeeded and how long everything took."""
-    ok = sum(1 for summary, _ in results if summary.get("status") == "SUCCEEDED")
-    runs = ", ".join(f"{s.get('sync', '?')} {secs:.2f} s" for s, secs in results)
-    return (
-        f"{ok}/{len(results)} runs succeeded ({runs}); sandbox start and deploy {start_seconds:.2f} s; "
-        f"total {total_seconds:.2f} s"
+# ------------------------------------------------------------------ the demo: one table, then the point
+
+_TABLE = "{run:<22} {status:<10} {decision:<16} {pairs:>9} {calls:>9} {errors:>6}  {outcome:<9} {time:>8}"
+
+
+def format_runs(results: list[tuple[str, dict[str, Any], float]]) -> str:
+    """One line per run: (label, summary, wall seconds)."""
+    lines = [
+        _TABLE.format(
+            run="run",
+            status="status",
+            decision="decision",
+            pairs="pairs",
+            calls="API calls",
+            errors="errors",
+            outcome="outcome",
+            time="time",
+        )
+    ]
+    for label, s, secs in results:
+        pairs = f"{s['workItemCount']}/{s['pairsTotal']}" if "pairsTotal" in s and "workItemCount" in s else "-"
+        errors = s.get("errorCount", len(s["errors"]) if isinstance(s.get("errors"), list) else "-")
+        lines.append(
+            _TABLE.format(
+                run=_clip(label, 22),
+                status=s.get("status", "?"),
+                decision=s.get("decision", "-"),
+                pairs=pairs,
+                calls=s.get("apiCallTotal", "-"),
+                errors=errors,
+                outcome=s.get("outcome", "-"),
+                time=f"{secs:.1f} s",
+            )
+        )
+    return "\n".join(lines)
+
+
+def format_saving(all_regions: dict[str, Any], filtered: dict[str, Any]) -> str:
+    """What filtering saved: the pairs the filtered run scanned, its calls against the all-regions run's."""
+    full, calls = all_regions.get("apiCallTotal", 0), filtered.get("apiCallTotal", 0)
+    saved = 100.0 * (full - calls) / full if full else 0.0
+    by_account: dict[str, list[str]] = defaultdict(list)
+    for item in filtered.get("workItems", []):
+        by_account[str(item.get("accountId"))].append(str(item.get("region")))
+    lines = [
+        f"The filtered {filtered.get('sync')} run scanned {filtered.get('workItemCount', 0)} of "
+        f"{filtered.get('pairsTotal', 0)} (account, region) pairs:"
+    ]
+    lines += [f"  {account}: {', '.join(sorted(regions))}" for account, regions in sorted(by_account.items())]
+    lines.append(
+        f"API calls: {calls} against {full} for the all-regions scan before it ({saved:.0f}% saved); "
+        f"{filtered.get('pairsSkipped', 0)} pairs skipped."
     )
+    return "\n".join(lines)
+
+
+def format_errors(results: list[tuple[str, dict[str, Any], float]], limit: int = MAX_ERRORS) -> list[str]:
+    """The first few failed items of all runs, one line each."""
+    found = [(label, err) for label, s, _ in results for err in s.get("errors", []) if isinstance(err, dict)]
+    lines = [
+        "    "
+        + _clip(
+            f"{label:<22} {err.get('accountId', '?')}/{err.get('region', '?')}  {err.get('code', '')}  "
+            f"{err.get('message', '')}",
+            MAX_WIDTH - 4,
+        )
+        for label, err in found[:limit]
+    ]
+    if len(found) > limit:
+        lines.append(f"    ... and {len(found) - limit} more (--json has them all)")
+    return lines

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from sandbox.cli import main
-from sandbox.summary import format_overall, format_summary
+from sandbox.summary import format_errors, format_runs, format_saving, format_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(ROOT / "tests/fixtures/smoke/template.yaml")
@@ -78,8 +78,16 @@ def test_demo_runs_the_smoke_machine_while_the_template_has_no_syncs(capsys):
     assert main(["sandbox", "demo", "--template", SMOKE, "--fleet", "none"]) == 0
     out, _ = capsys.readouterr()
     assert "defines no sync state machines yet: running the smoke state machine" in out
-    assert "\nsmoke  SUCCEEDED\n" in out
-    assert re.search(r"^1/1 runs succeeded \(smoke \d+\.\d\d s\); sandbox start and deploy", out, re.MULTILINE)
+    assert re.search(r"^smoke\s+SUCCEEDED(\s+-){5}\s+\d+\.\d s$", out, re.MULTILINE)
+    assert re.search(r"^1/1 runs succeeded; sandbox start and deploy \d+\.\d\d s; total", out, re.MULTILINE)
+    assert out.rstrip().endswith("make console, then open http://127.0.0.1:5055/console/")
+
+
+def test_demo_json_prints_every_summary(capsys):
+    assert main(["sandbox", "demo", "--template", SMOKE, "--fleet", "none", "--json"]) == 0
+    out, _ = capsys.readouterr()
+    (summary,) = json.loads(out[out.index("[") :])
+    assert summary["sync"] == "smoke" and summary["status"] == "SUCCEEDED"
 
 
 def test_handler_output_stays_off_stdout(capsys, tmp_path):
@@ -184,12 +192,62 @@ def test_format_summary_of_a_sync():
     assert "duration           1.23 s" in text and text.rstrip().endswith("execution          run-1")
 
 
-def test_format_summary_of_a_failure_and_the_overall_line():
+def test_format_summary_of_a_failure():
     text = format_summary({"sync": "tags", "status": "FAILED", "error": "States.Runtime", "cause": "x" * 500})
     assert text.splitlines()[:2] == ["tags  FAILED", "  error              States.Runtime"]
     assert len(text.splitlines()[2]) <= 120
-    line = format_overall([({"sync": "a", "status": "SUCCEEDED"}, 1.0), ({"sync": "b", "status": "FAILED"}, 2)], 1.5, 5)
-    assert line == "1/2 runs succeeded (a 1.00 s, b 2.00 s); sandbox start and deploy 1.50 s; total 5.00 s"
+
+
+def test_the_demo_table_the_saving_and_the_errors():
+    pairs = [{"accountId": "111111111111", "region": r} for r in ("us-east-1", "eu-west-1")]
+    full = {
+        "sync": "inventory",
+        "status": "SUCCEEDED",
+        "decision": "fallback_empty",
+        "workItemCount": 8,
+        "pairsTotal": 8,
+        "apiCallTotal": 40,
+        "errorCount": 1,
+        "outcome": "partial",
+        "errors": [{"accountId": "1", "region": "ap-south-1", "code": "UninitializedAccountException"}],
+    }
+    filtered = {
+        "sync": "inventory",
+        "status": "SUCCEEDED",
+        "decision": "filtered",
+        "workItemCount": 2,
+        "pairsTotal": 8,
+        "pairsSkipped": 6,
+        "apiCallTotal": 10,
+        "errorCount": 0,
+        "outcome": "complete",
+        "workItems": pairs,
+    }
+    lines = format_runs([("inventory (first run)", full, 3.0), ("inventory (filtered)", filtered, 1.0)]).splitlines()
+    assert lines[0].split() == ["run", "status", "decision", "pairs", "API", "calls", "errors", "outcome", "time"]
+    assert lines[1].split() == [
+        "inventory",
+        "(first",
+        "run)",
+        "SUCCEEDED",
+        "fallback_empty",
+        "8/8",
+        "40",
+        "1",
+        "partial",
+        "3.0",
+        "s",
+    ]
+    assert lines[2].split()[3:6] == ["filtered", "2/8", "10"]
+    saving = format_saving(full, filtered)
+    assert saving.splitlines() == [
+        "The filtered inventory run scanned 2 of 8 (account, region) pairs:",
+        "  111111111111: eu-west-1, us-east-1",
+        "API calls: 10 against 40 for the all-regions scan before it (75% saved); 6 pairs skipped.",
+    ]
+    errors = format_errors([("inventory (first run)", full, 3.0)] * 7)
+    assert len(errors) == 6 and "1/ap-south-1  UninitializedAccountException" in errors[0]
+    assert errors[-1] == "    ... and 2 more (--json has them all)"
 
 
 def test_run_json_keeps_the_stack_trace_out_of_cause(capsys):
