@@ -21,6 +21,10 @@ _ROLE_PERMISSIONS = {
 }
 
 
+# The session tags the product's AssumeRole passes (as templates/cross-account-role.yaml trusts them).
+SESSION_TAG_KEYS = ("drs-fleet-sync:sync", "drs-fleet-sync:execution")
+
+
 def role_trust_policy(stack_account: str, external_id: str | None) -> dict[str, Any]:
     """The trust policy of the cross-account role: the stack account, with ``sts:ExternalId`` if set."""
     statement: dict[str, Any] = {
@@ -30,7 +34,13 @@ def role_trust_policy(stack_account: str, external_id: str | None) -> dict[str, 
     }
     if external_id:
         statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
-    return {"Version": "2012-10-17", "Statement": [statement]}
+    tagging = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{stack_account}:root"},
+        "Action": "sts:TagSession",
+        "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": list(SESSION_TAG_KEYS)}},
+    }
+    return {"Version": "2012-10-17", "Statement": [statement, tagging]}
 
 
 def ensure_role(account: str, role_name: str, stack_account: str, external_id: str | None) -> None:

@@ -51,6 +51,10 @@ OPERATIONS: dict[str, Operation] = {
 
 
 def dispatch(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    if isinstance(event, dict) and "operation" not in event and {"httpMethod", "requestContext"} <= set(event):
+        raise InvalidOperation(
+            "an API Gateway request sent by direct invocation: API routes are served only through the stack's API"
+        )
     call = DirectInvocation.model_validate(event)
     op = OPERATIONS.get(call.operation)
     if op is None:

@@ -117,14 +117,17 @@ def assume_role(
     *,
     session_name: str,
     external_id: str | None = None,
+    tags: dict[str, str] | None = None,
     counter: ApiCallCounter | None = None,
 ) -> Credentials:
-    """One AssumeRole (`session_name` is STS's RoleSessionName); its credentials serve every client of one
-    work item."""
+    """One AssumeRole (`session_name` is STS's RoleSessionName; `tags` its session tags, which CloudTrail
+    records in the account of the role); its credentials serve every client of one work item."""
     sts = client("sts", counter=counter)
     kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name[:64], "DurationSeconds": 3600}
     if external_id:
         kwargs["ExternalId"] = external_id
+    if tags:
+        kwargs["Tags"] = [{"Key": k, "Value": v[:256]} for k, v in sorted(tags.items())]
     creds = sts.assume_role(**kwargs)["Credentials"]
     return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 

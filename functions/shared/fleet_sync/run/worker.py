@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..core import aws
-from ..core.errors import AccountNotRegistered, RegionScanThrottled
+from ..core.errors import AccountNotRegistered, RegionScanThrottled, ServerNotInExecution
 from ..core.observability import logger
 from ..core.reads import Access
 from ..core.regions import AVAILABLE, THROTTLED, status_for_error
@@ -56,6 +56,7 @@ class WorkContext:
                 default_role_name=self.settings.cross_account_role_name,
                 sync=self.item.sync,
                 counter=self.counter,
+                execution=self.item.runId,
             )
         return self._credentials_by_account[account_id]
 
@@ -92,7 +93,7 @@ def run_work_item(item: WorkItem, settings: Settings, work: Work) -> ItemResult:
     logger.append_keys(**log_keys)
     try:
         result = _run(item, settings, work, ddb, counter)
-    except (ClientError, BotoCoreError, AccountNotRegistered) as exc:
+    except (ClientError, BotoCoreError, AccountNotRegistered, ServerNotInExecution) as exc:
         result = _failed(item, exc, counter)
     result.durationMs = int((time.monotonic() - started) * 1000)
     SyncStateStore(ddb.Table(settings.sync_state_table)).put_item_result(item.runId, result)
@@ -109,7 +110,11 @@ def _run(item: WorkItem, settings: Settings, work: Work, ddb: Any, counter: aws.
     if account is None:
         raise AccountNotRegistered(f"account {item.accountId} is not in the accounts table")
     credentials = account_credentials(
-        account, default_role_name=settings.cross_account_role_name, sync=item.sync, counter=counter
+        account,
+        default_role_name=settings.cross_account_role_name,
+        sync=item.sync,
+        counter=counter,
+        execution=item.runId,
     )
     outcome = work(WorkContext(item, settings, account, credentials, counter, ddb))
     return ItemResult(
