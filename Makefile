@@ -15,13 +15,14 @@ PYTEST_WORKERS ?= 2
 # Each holds tests with its own conftest and sibling imports: mypy checks them one folder at a time.
 TEST_DIRS := tests/api tests/unit/layer tests/sandbox tests/unit/template tests/workflows
 
-.PHONY: help venv demo check test lint typecheck complexity fast-tests other-tests security template-checks bench clean
+.PHONY: help venv demo check test lint typecheck complexity fast-tests other-tests security template-checks bench chaos clean
 
 help:
 	@echo "make demo   run the inventory sync (and every other sync) on the offline sandbox"
 	@echo "make check  the fast gate (under 2 min): ruff, mypy, complexity and size, the fast tests (layer, template, simulator)"
 	@echo "make test   make check, then bandit, cfn-lint, sam validate --lint, checkov and the rest of pytest"
 	@echo "make bench  benchmarks, printed side by side"
+	@echo "make chaos  the chaos property with many random fault schedules (CHAOS_EXAMPLES, default 25)"
 
 $(VENV)/.stamp: requirements-dev.txt functions/shared/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +87,11 @@ test: check security template-checks other-tests
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench
+
+# `make test` runs tests/workflows/test_chaos.py with a fixed seed and few examples; this runs new ones.
+CHAOS_EXAMPLES ?= 25
+chaos: $(VENV)/.stamp
+	CHAOS_RANDOM=1 CHAOS_EXAMPLES=$(CHAOS_EXAMPLES) $(PY) -m pytest -q -n 0 tests/workflows/test_chaos.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam

@@ -6,8 +6,10 @@
 
 Entering sets a dummy AWS environment (no real profile or endpoint can leak in), starts moto with
 executing Step Functions, registers the DRS simulator, deploys the template (`sandbox.stack`), plugs
-the handlers in (`sandbox.local_lambda`), shrinks Retry/Wait/SDK sleeps (`sandbox.waits`) and seeds
-the fleet. Leaving undoes all of it, so sandboxes can follow one another in one process (one at a time).
+the handlers in (`sandbox.local_lambda`), puts every wait and read of time on one clock (`sandbox.clock`,
+`sandbox.waits`, `sandbox.timing`), sends each invocation's log lines to CloudWatch Logs
+(`sandbox.lambda_logs`) and seeds the fleet. Leaving waits for running executions (bounded), stops the
+rest and undoes all of it, so sandboxes can follow one another in one process (one at a time).
 """
 
 from __future__ import annotations
@@ -17,20 +19,19 @@ import json
 import logging
 import os
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from . import stack
-from .executions import capture_map_run_events, history_pages, map_run_events, plain, summary_of
+from . import executions, stack
+from .clock import SandboxClock, make_clock
 from .local_lambda import LocalLambda
 from .moto_speedups import quiet_interpreter_log, speed_up_moto
 from .names import StackNames, UnknownName, globals_environment
-from .runtime import account_keys, isolate_aws_environment, start_local_lambdas
-from .waits import FastWaits
+from .runtime import account_keys, isolate_aws_environment, serve_http, start_clock, start_local_lambdas
+from .waits import ClockWaits
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STACK_ACCOUNT = stack.DEFAULT_ACCOUNT
 STACK_REGION = stack.DEFAULT_REGION
 DEFAULT_ROLE_NAME = "DrsFleetSyncRole"
-_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 class SandboxError(RuntimeError):
@@ -65,19 +65,20 @@ class Sandbox:
         fleet: str | Path | dict[str, Any] | None = None,
         template: str | Path = "template.yaml",
         parameters: dict[str, Any] | None = None,
-        wait_scale: float = 0.0,
         *,
+        clock: str | SandboxClock = "virtual",
+        speed: float = 1.0,
         stack_name: str = stack.DEFAULT_STACK_NAME,
     ) -> None:
         self.fleet_source = fleet
         self.template = resolve_path(template)
         self.parameters = dict(parameters or {})
-        self.wait_scale = wait_scale
+        self.clock = make_clock(clock, speed)
         self.stack_name = stack_name
         self.account = STACK_ACCOUNT
         self.region = STACK_REGION
         self.deployment: stack.Deployment | None = None
-        self.waits: FastWaits | None = None
+        self.waits: ClockWaits | None = None
         self.lambdas: LocalLambda | None = None
         self.engine: Any = None
         self.fleet: Any = None
@@ -89,6 +90,7 @@ class Sandbox:
         self._sessions_lock = threading.Lock()
         self._names: StackNames | None = None
         self._map_run_events: dict[str, Any] = {}  # map run ARN -> moto EventManager of its children
+        self._threads_before: set[int | None] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Sandbox:
@@ -110,6 +112,7 @@ class Sandbox:
         from moto import mock_aws
 
         self._saved_env = dict(os.environ)
+        self._threads_before = {t.ident for t in threading.enumerate()}
         isolate_aws_environment(self.region)
         if self.fleet_source is not None:  # a bad fleet fails before anything is deployed
             source = self.fleet_source
@@ -122,10 +125,7 @@ class Sandbox:
         namespace = globals_environment(translated.sam).get("POWERTOOLS_METRICS_NAMESPACE")
         if isinstance(namespace, str):
             os.environ["POWERTOOLS_METRICS_NAMESPACE"] = namespace
-        self.waits = FastWaits(self.wait_scale)
-        self.waits.__enter__()
-        waits = self.waits
-        self._undo.append(lambda: waits.__exit__(None, None, None))
+        self._start_clock()
 
         # The simulator adds its URL patterns to moto's: register it before mock_aws starts.
         self.engine = self._import("sandbox.drs", "register_with_moto")()
@@ -138,17 +138,25 @@ class Sandbox:
         self._undo.append(self._import("sandbox.moto_patches", "install_sts_external_id_check")())
 
         self._undo.append(speed_up_moto())
-        self._undo.append(capture_map_run_events(self._map_run_events))
+        self._undo.append(executions.capture_map_run_events(self._map_run_events))
         self._undo.append(quiet_interpreter_log())
         self.deployment = stack.deploy(translated, lambda service: self.client(service))
         self._names = StackNames(self.deployment)
-        self._start_lambdas()
+        self.lambdas = start_local_lambdas(self.deployment, self.region, self.account, self.clock)
+        self._undo.append(self.lambdas.uninstall)
         os.environ.update(self.deployment.environment)
         if self.fleet_source is not None:
             self._apply_fleet()
 
-    def close(self) -> None:
-        """Stop everything started by entering, restore os.environ. Safe to call twice."""
+    def close(self, timeout: float = 10.0) -> None:
+        """Let running executions finish (up to `timeout` real seconds; on the clock, so a virtual one
+        skips their waits), stop the rest cleanly, then stop everything started by entering and restore
+        os.environ. Safe to call twice."""
+        if self._mock is not None and self.lambdas is not None:
+            try:
+                executions.finish_executions(self, self.lambdas, timeout, self._threads_before)
+            except Exception:  # closing must go on
+                log.exception("could not finish the running executions")
         while self._undo:
             undo = self._undo.pop()
             try:
@@ -164,10 +172,9 @@ class Sandbox:
             if Sandbox._active is self:
                 Sandbox._active = None
 
-    def _start_lambdas(self) -> None:
-        assert self.deployment is not None
-        self.lambdas = start_local_lambdas(self.deployment, self.region)
-        self._undo.append(self.lambdas.uninstall)
+    def _start_clock(self) -> None:
+        self.waits = ClockWaits(self.clock)
+        self._undo += start_clock(self.clock, self.waits)
 
     def _apply_fleet(self) -> None:
         apply_fleet = self._import("sandbox.fleet", "apply_fleet")
@@ -284,19 +291,13 @@ class Sandbox:
         ]
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
-        """Poll DescribeExecution until the execution finishes; returns the description."""
-        sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            desc = sfn.describe_execution(executionArn=execution_arn)
-            if desc["status"] in _TERMINAL:
-                desc.pop("ResponseMetadata", None)
-                return desc
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{execution_arn} still {desc['status']} after {timeout:.0f}s")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+        """Wait until the execution finishes (`timeout` in real seconds); returns its description. The wait
+        is on the sandbox clock with no deadline of its own, so a virtual clock skips what the run waits for."""
+        return executions.wait_for_execution(self, execution_arn, timeout)
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox clock on: token buckets refill, backoffs and Wait states end, rows age."""
+        self.clock.advance(seconds)
 
     def run_sync(
         self, sync: str, input: Any = None, *, name: str | None = None, timeout: float = 120.0
@@ -305,7 +306,7 @@ class Sandbox:
         for a failed execution `{sync, status, executionArn, error, cause}`."""
         arn = self.start_sync(sync, input, name=name)
         desc = self.wait(arn, timeout)
-        return summary_of(self.sync_name(sync), desc)
+        return executions.summary_of(self.sync_name(sync), desc)
 
     def history(self, execution_arn: str, include_children: bool = False) -> list[dict[str, Any]]:
         """Every event of an execution (all pages), as GetExecutionHistory returns them.
@@ -315,7 +316,7 @@ class Sandbox:
         (ids restart at 1 per map run, `previousEventId` links each item's chain) and does not serve it
         through the API, so the sandbox captures it."""
         sfn = self.client("stepfunctions")
-        events = list(history_pages(sfn, execution_arn))
+        events = list(executions.history_pages(sfn, execution_arn))
         if include_children:
             for run in sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", []):
                 events += self.map_run_history(run["mapRunArn"])
@@ -324,20 +325,25 @@ class Sandbox:
     def map_run_history(self, map_run_arn: str) -> list[dict[str, Any]]:
         """The events of one Distributed Map run's child workflows (see `history`)."""
         manager = self._map_run_events.get(map_run_arn)
-        return [] if manager is None else map_run_events(manager, map_run_arn)
+        return [] if manager is None else executions.map_run_events(manager, map_run_arn)
+
+    # ------------------------------------------------------------------ logs
+    def logs(self, sync_or_function: str, execution: str | None = None) -> list[dict[str, Any]]:
+        """Log lines from `/aws/lambda/<function>` in CloudWatch Logs, oldest first: of one function
+        (logical id or name; Lambda's START/END/REPORT lines included) or of every function's
+        invocations for one sync; with `execution` (an ARN), only that execution's. A JSON line comes as
+        its record, a plain one as `{"message": line}`; each also carries `function` and `timestamp` (ms)."""
+        functions = {lid: r.physical_id for lid, r in self._require().of_type("AWS::Lambda::Function").items()}
+        if sync_or_function in functions or sync_or_function in functions.values():
+            name = functions.get(sync_or_function, sync_or_function)
+            return executions.select_logs(self.account, self.region, [name], None, execution)
+        sync = self.sync_name(sync_or_function)
+        return executions.select_logs(self.account, self.region, sorted(set(functions.values())), sync, execution)
 
     # ------------------------------------------------------------------ data
     def items(self, table: str) -> list[dict[str, Any]]:
         """Every item of a table (all pages), as plain JSON types."""
-        from boto3.dynamodb.types import TypeDeserializer
-
-        name = self.table_name(table)
-        ddb = self.client("dynamodb")
-        des = TypeDeserializer()
-        out = []
-        for page in ddb.get_paginator("scan").paginate(TableName=name):
-            out += [plain({k: des.deserialize(v) for k, v in item.items()}) for item in page["Items"]]
-        return out
+        return executions.table_items(self.client("dynamodb"), self.table_name(table))
 
     # ------------------------------------------------------------------ DRS simulator
     def _engine(self) -> Any:
@@ -383,14 +389,8 @@ class Sandbox:
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> str:
         """Expose this sandbox over HTTP (moto server on the same backends); returns the endpoint URL.
         Requests to it reach every service, DRS included; executions run in this process."""
-        from moto.server import ThreadedMotoServer
-
-        if self.server_url:
-            return self.server_url
-        self._require()
-        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        server.start()
-        self._undo.append(server.stop)
-        bound = server._server.server_port if port == 0 and server._server else port  # no public accessor
-        self.server_url = f"http://{host}:{bound}"
+        if not self.server_url:
+            self._require()
+            self.server_url, stop = serve_http(host, port)
+            self._undo.append(stop)
         return self.server_url

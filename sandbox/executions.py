@@ -1,13 +1,18 @@
-"""What a run left behind, as the sandbox hands it back: the summary, the history, table items as JSON."""
+"""What a run left behind, as the sandbox hands it back (the summary, the history, table items as JSON, the
+log lines), and how running executions end when a sandbox closes."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import json
+import logging
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def plain(value: Any) -> Any:
@@ -94,3 +99,96 @@ def capture_map_run_events(registry: dict[str, Any]) -> Any:
         registry.clear()
 
     return undo
+
+
+def log_lines(account: str, region: str, function: str) -> list[dict[str, Any]]:
+    """The events of `/aws/lambda/<function>` in moto's CloudWatch Logs: a JSON line as its record, a plain
+    one as `{"message": line}`, each with `function` and `timestamp` (ms)."""
+    from moto.logs.models import logs_backends
+
+    group = logs_backends[account][region].groups.get(f"/aws/lambda/{function}")
+    out: list[dict[str, Any]] = []
+    for stream in list(group.streams.values()) if group else []:
+        for event in list(stream.events):
+            try:
+                record = json.loads(event.message)
+            except ValueError:
+                record = None
+            line = record if isinstance(record, dict) else {"message": event.message}
+            out.append({**line, "function": function, "timestamp": event.timestamp})
+    return out
+
+
+def running_executions(account: str, region: str) -> list[Any]:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account][region]
+    return [e for sm in list(backend.state_machines) for e in list(sm.executions) if e.status == "RUNNING"]
+
+
+def finish_executions(sb: Any, lambdas: Any, timeout: float, threads_before: set[int | None]) -> None:
+    """Let the running executions finish, on the sandbox clock, for up to `timeout` real seconds; stop the
+    rest (StopExecution, error `Sandbox.Closed`) and the handlers they are running, then wait for moto's
+    interpreter threads, so nothing calls a service after the sandbox is gone."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    def running() -> list[Any]:
+        return running_executions(sb.account, sb.region)
+
+    if running():
+        sb.clock.wait_until(lambda: not running(), None, poll=0.01, real_limit=timeout)
+    for execution in running():
+        log.warning("stopping %s: the sandbox is closing", execution.execution_arn)
+        sb.client("stepfunctions").stop_execution(
+            executionArn=execution.execution_arn, error="Sandbox.Closed", cause="the sandbox was closed"
+        )
+    lambdas.stop_all()  # a handler still running returns, so its execution's thread can end
+    deadline = time.monotonic() + 5
+    for thread in [t for t in TMP_THREADS if t.ident not in threads_before]:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    sb.clock.notify()
+
+
+def select_logs(
+    account: str, region: str, functions: list[str], sync: str | None, execution: str | None
+) -> list[dict[str, Any]]:
+    """The log lines of `functions`, oldest first; with `sync` or `execution`, only the lines carrying it."""
+    lines = [line for function in functions for line in log_lines(account, region, function)]
+    if sync is not None:
+        lines = [x for x in lines if x.get("sync") == sync]
+    if execution is not None:
+        lines = [x for x in lines if x.get("executionArn") == execution]
+    return sorted(lines, key=lambda x: x["timestamp"])
+
+
+_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def wait_for_execution(sb: Any, execution_arn: str, timeout: float) -> dict[str, Any]:
+    """`Sandbox.wait`: watch moto's record of the execution while waiting on the clock."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[sb.account][sb.region]
+
+    def finished() -> bool:
+        return str(backend.describe_execution(execution_arn).status) in _TERMINAL
+
+    deadline = time.monotonic() + timeout
+    while not sb.clock.wait_until(finished, None, poll=0.005, real_limit=0.5):
+        if time.monotonic() > deadline:
+            status = sb.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+            raise TimeoutError(f"{execution_arn} still {status} after {timeout:.0f}s")
+    desc = sb.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    desc.pop("ResponseMetadata", None)
+    return dict(desc)
+
+
+def table_items(ddb: Any, name: str) -> list[dict[str, Any]]:
+    """Every item of a table (all pages), as plain JSON types."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    des = TypeDeserializer()
+    out = []
+    for page in ddb.get_paginator("scan").paginate(TableName=name):
+        out += [plain({k: des.deserialize(v) for k, v in item.items()}) for item in page["Items"]]
+    return out

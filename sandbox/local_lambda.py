@@ -21,14 +21,15 @@ import json
 import os
 import sys
 import threading
-import time
-import traceback
 import types
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .clock import RealClock, SandboxClock
+from .invocation import CALLER_TIMED_OUT, Call, Invocation, LambdaContext, error_envelope, interrupt
+from .timing import ProductTime
 
 _ACTIVE: LocalLambda | None = None  # the runtime the moto patch dispatches to
 
@@ -69,6 +70,7 @@ class LocalFunction:
         mod_path, func_name = self.handler.rsplit(".", 1)
         if self.code_dir is None:
             module = types.ModuleType(self.module_name)
+            _prepare(module)
             sys.modules[self.module_name] = module
             # A template's InlineCode, which Lambda would run too: the sandbox runs it in-process.
             exec(compile(self.inline_code or "", f"<inline {self.name}>", "exec"), module.__dict__)  # noqa: S102  # nosec B102
@@ -81,6 +83,7 @@ class LocalFunction:
         if spec is None or spec.loader is None:
             raise ImportError(f"{self.name}: cannot load {file}")
         module = importlib.util.module_from_spec(spec)
+        _prepare(module)
         sys.modules[self.module_name] = module
         # Sibling modules ('import helpers') resolve from the code dir while the handler imports; they are
         # then dropped from sys.modules so another function's helpers.py is never shadowed by this one.
@@ -97,6 +100,12 @@ class LocalFunction:
                 if _is_under(sys.modules.get(name), [code_dir]):
                     del sys.modules[name]
         return _handler_attr(module, func_name, self.name)
+
+
+def _prepare(module: types.ModuleType) -> None:
+    """A handler module reads the sandbox clock (`sandbox.timing`) when a sandbox runtime is installed."""
+    if _ACTIVE is not None and _ACTIVE.product_time is not None:
+        _ACTIVE.product_time.prepare(module)
 
 
 def _handler_attr(module: types.ModuleType, func_name: str, fn_name: str) -> Callable[..., Any]:
@@ -116,53 +125,31 @@ def _is_under(module: Any, dirs: Iterable[Path]) -> bool:
     return any(file.startswith(os.path.join(str(d), "")) for d in dirs)
 
 
-class LambdaContext:
-    """The context object the Python runtime passes to a handler."""
-
-    def __init__(self, fn: LocalFunction, request_id: str | None = None) -> None:
-        self.function_name = fn.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = fn.arn
-        self.memory_limit_in_mb = fn.memory
-        self.aws_request_id = request_id or str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{fn.name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
-        self.identity = None
-        self.client_context = None
-        self.tenant_id = None
-        self._deadline = time.monotonic() + fn.timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-@dataclass
-class Invocation:
-    """One handler call, kept for tests and the demo."""
-
-    function: str
-    request_id: str
-    duration_ms: float
-    error_type: str | None
-
-
-def error_envelope(exc: BaseException, request_id: str = "") -> dict[str, Any]:
-    """The payload the Python runtime returns for an unhandled exception."""
-    return {
-        "errorMessage": str(exc),
-        "errorType": type(exc).__name__,
-        "requestId": request_id,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
-    }
+__all__ = [
+    "CALLER_TIMED_OUT",
+    "Invocation",
+    "LambdaContext",
+    "LocalFunction",
+    "LocalLambda",
+    "active",
+    "error_envelope",
+]
 
 
 class LocalLambda:
     """Registry of in-process functions plus the moto patch that dispatches to them."""
 
-    def __init__(self, layer_dirs: Iterable[Path] = ()) -> None:
+    def __init__(
+        self, layer_dirs: Iterable[Path] = (), *, clock: SandboxClock | None = None, account: str = "123456789012"
+    ) -> None:
         self.functions: dict[str, LocalFunction] = {}
         self.layer_dirs = [Path(d).resolve() for d in layer_dirs]
+        self.clock = clock or RealClock()
+        self.account = account
         self.invocations: list[Invocation] = []
+        self.product_time: ProductTime | None = None
+        self._running: dict[str, threading.Thread] = {}  # request id -> the thread running it
+        self._running_lock = threading.Lock()
         self._added_paths: list[str] = []
         self._modules_before: set[str] = set()
         self._stashed: dict[str, types.ModuleType] = {}
@@ -196,6 +183,7 @@ class LocalLambda:
                 if candidate.is_dir() and str(candidate) not in sys.path:
                     sys.path.insert(0, str(candidate))
                     self._added_paths.append(str(candidate))
+        self.product_time = ProductTime(self.clock, code_dirs).install()
         original = LambdaFunction.invoke
         runtime = self
 
@@ -217,9 +205,12 @@ class LocalLambda:
     def uninstall(self) -> None:
         """Undo the patch, drop sys.path entries and every module imported from the code dirs."""
         global _ACTIVE
+        self.stop_all()
         if self._undo is not None:
             self._undo()
             self._undo = None
+        if self.product_time is not None:
+            self.product_time.uninstall()
         if _ACTIVE is self:
             _ACTIVE = None
         for p in self._added_paths:
@@ -240,26 +231,36 @@ class LocalLambda:
         return self.layer_dirs + [f.code_dir.resolve() for f in self.functions.values() if f.code_dir]
 
     # -- invoking
-    def invoke(self, function: str, event: Any) -> tuple[Any, dict[str, Any] | None]:
-        """Call a handler: (result, None) or (None, error envelope)."""
+    def invoke(
+        self, function: str, event: Any, *, respond_within: float | None = None
+    ) -> tuple[Any, dict[str, Any] | None]:
+        """Call a handler: (result, None) or (None, error envelope). It runs in a thread of its own, like
+        a container: past the function's Timeout on the sandbox clock it is stopped and the error is
+        `Sandbox.Timedout`, as Lambda reports it. A caller that stops waiting sooner (`respond_within`,
+        API Gateway's limit) gets `CallerTimedOut` while the function runs on to its own Timeout."""
         fn = self.lookup(function)
         if fn is None:
             raise KeyError(f"no local function {function!r}")
-        request_id = str(uuid.uuid4())
-        started = time.perf_counter()
-        error: dict[str, Any] | None = None
-        result: Any = None
-        try:
-            handler = fn.load()
-            result = handler(event, LambdaContext(fn, request_id))
-        except Exception as exc:
-            error = error_envelope(exc, request_id)
-        self.invocations.append(
-            Invocation(
-                fn.name, request_id, (time.perf_counter() - started) * 1000, error["errorType"] if error else None
-            )
-        )
-        return result, error
+        call = Call(self, fn, event)
+        call.start()
+        limit = fn.timeout if respond_within is None else min(respond_within, fn.timeout)
+        if not self.clock.wait_until(call.done.is_set, limit):
+            if limit < fn.timeout:
+                threading.Thread(target=call.finish_within, args=(fn.timeout - limit,), daemon=True).start()
+                return None, {"errorType": CALLER_TIMED_OUT, "errorMessage": f"no response in {limit:g} s"}
+            call.stop()
+        self.invocations.append(call.record())
+        return call.result, call.error
+
+    def stop_all(self) -> None:
+        """Stop every running invocation (the sandbox is closing)."""
+        with self._running_lock:
+            threads = list(self._running.values())
+        for thread in threads:
+            interrupt(thread)
+        self.clock.notify()
+        for thread in threads:
+            thread.join(timeout=2)
 
     def _invoke_from_moto(self, fn: LocalFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
         invocation_type = (request_headers or {}).get("x-amz-invocation-type") or (request_headers or {}).get(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from . import lambda_logs
+from .clock import SandboxClock
 from .local_lambda import LocalFunction, LocalLambda
 from .stack import Deployment
 
@@ -27,10 +30,28 @@ def isolate_aws_environment(region: str) -> None:
     )
 
 
-def start_local_lambdas(deployment: Deployment, region: str) -> LocalLambda:
-    """Every function of the deployment, running its repository code in-process (installed; uninstall it)."""
+def start_clock(clock: SandboxClock, waits: Any) -> list[Any]:
+    """Start `clock`, make it the simulator's and every wait's (`waits`, a ClockWaits), keep each
+    invocation's log lines apart; returns the undo steps, in order."""
+    from .drs import clock as drs_clock
+
+    undo: list[Any] = [clock.stop]
+    clock.start()
+    previous = drs_clock.install(clock)
+    undo.append(lambda: drs_clock.install(previous))
+    waits.__enter__()
+    undo.append(lambda: waits.__exit__(None, None, None))
+    undo.append(lambda_logs.install())
+    return undo
+
+
+def start_local_lambdas(deployment: Deployment, region: str, account: str, clock: SandboxClock) -> LocalLambda:
+    """Every function of the deployment, running its repository code in-process on `clock` (installed;
+    uninstall it)."""
     layers = deployment.of_type("AWS::Lambda::LayerVersion")
-    runtime = LocalLambda([r.local_path for r in layers.values() if r.local_path is not None])
+    runtime = LocalLambda(
+        [r.local_path for r in layers.values() if r.local_path is not None], clock=clock, account=account
+    )
     for lid, res in deployment.of_type("AWS::Lambda::Function").items():
         a = res.attributes
         runtime.register(
@@ -60,3 +81,13 @@ def account_keys(account: str, region: str) -> tuple[str, str]:
         backend.create_user(region, user)
     key = backend.create_access_key(user)
     return key.access_key_id, key.secret_access_key
+
+
+def serve_http(host: str, port: int) -> tuple[str, Any]:
+    """A moto server on this process's backends: (its URL, its stop)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound = server._server.server_port if port == 0 and server._server else port  # no public accessor
+    return f"http://{host}:{bound}", server.stop

@@ -1,14 +1,16 @@
-"""Scale down the sleeps of a run without changing the ASL, and record what was asked for.
+"""Every wait of moto's Step Functions engine and of botocore, on the sandbox clock, and recorded.
 
-Three kinds of waiting happen in a sandbox run:
-* ASL `Retry` backoff: moto's interpreter calls `time.sleep(interval)` in `retrier_decl`;
+The waits of a sandbox run, and where they happen (module-level names of moto 5.2.5 and botocore, both
+pinned exactly):
+* ASL `Retry` backoff: the interpreter calls `time.sleep(interval)` in `retrier_decl`;
 * ASL `Wait` states: `WaitFunction._wait_interval` waits on the execution's event;
-* botocore's own retries (standard/legacy mode sleep in `botocore.endpoint`; adaptive mode also waits
-  in its client-side token bucket).
+* a Task's `TimeoutSeconds` (States.Timeout): `execute_state` waits on a `threading.Event` with a timeout;
+* botocore's retries: standard and legacy modes sleep in `botocore.endpoint`; adaptive mode also waits in
+  its client-side token bucket and reads time from `bucket.Clock`.
 
-`FastWaits(scale)` multiplies each by `scale` (0 = do not sleep) and records the requested delays, so
-tests can assert backoff (`retry_delays == [1.0, 2.0]`) without waiting for it. It patches module-level
-names of moto 5.2.5 and botocore; both are pinned exactly.
+`ClockWaits(clock)` makes each of them wait on `clock` (`sandbox.clock`), so a virtual clock skips them and a
+real one takes them at its speed, and records what was asked for, so tests can assert backoff
+(`retry_delays == [1.0, 2.0]`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import time
 import types
 from typing import Any
 
+from .clock import ClockEvent, SandboxClock
 
-class FastWaits:
-    """Context manager: `with FastWaits(0.0) as waits: ...; waits.retry_delays`."""
 
-    def __init__(self, scale: float = 0.0, *, sdk: bool = True) -> None:
-        if scale < 0:
-            raise ValueError("scale must be >= 0")
-        self.scale = scale
+class ClockWaits:
+    """Context manager: `with ClockWaits(clock) as waits: ...; waits.retry_delays`."""
+
+    def __init__(self, clock: SandboxClock, *, sdk: bool = True) -> None:
+        self.clock = clock
         self.sdk = sdk
         self.retry_delays: list[float] = []  # ASL Retry intervals, as computed by the interpreter
         self.wait_seconds: list[float] = []  # ASL Wait state durations
@@ -36,7 +38,7 @@ class FastWaits:
     def _record(self, target: list[float], seconds: float) -> float:
         with self._lock:
             target.append(float(seconds))
-        return max(0.0, float(seconds) * self.scale)
+        return max(0.0, float(seconds))
 
     def clear(self) -> None:
         with self._lock:
@@ -44,7 +46,7 @@ class FastWaits:
             self.wait_seconds.clear()
             self.sdk_retry_delays.clear()
 
-    def __enter__(self) -> FastWaits:
+    def __enter__(self) -> ClockWaits:
         try:
             self._patch_asl()
             if self.sdk:
@@ -58,66 +60,74 @@ class FastWaits:
         while self._undo:
             self._undo.pop()()
 
+    def _replace(self, owner: Any, name: str, value: Any) -> None:
+        original = getattr(owner, name)
+        setattr(owner, name, value)
+        self._undo.append(lambda: setattr(owner, name, original))
+
     # -- moto's ASL interpreter
     def _patch_asl(self) -> None:
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec import execute_state
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
-        outer = self
-        original_time = retrier_decl.time
-        retrier_decl.time = _TimeShim(  # type: ignore[assignment]
-            lambda s: time.sleep(outer._record(outer.retry_delays, s))
-        )
-        self._undo.append(lambda: setattr(retrier_decl, "time", original_time))
-
-        original_wait = wait_function.WaitFunction._wait_interval
+        clock = self.clock
+        self._replace(retrier_decl, "time", _TimeShim(clock, lambda s: clock.sleep(self._record(self.retry_delays, s))))
+        self._replace(execute_state, "threading", _ThreadingShim(ClockEvent.bound(clock)))
 
         def _wait_interval(self_: Any, env: Any, wait_seconds: float) -> None:
-            scaled = outer._record(outer.wait_seconds, wait_seconds)
-            if scaled > 0:
-                env.program_state_event.wait(scaled)  # set when the execution is stopped
+            seconds = self._record(self.wait_seconds, wait_seconds)
+            clock.wait_until(env.program_state_event.is_set, seconds)  # set when the execution is stopped
 
-        setattr(wait_function.WaitFunction, "_wait_interval", _wait_interval)  # noqa: B010
-        self._undo.append(lambda: setattr(wait_function.WaitFunction, "_wait_interval", original_wait))
+        self._replace(wait_function.WaitFunction, "_wait_interval", _wait_interval)
 
     # -- botocore
     def _patch_botocore(self) -> None:
         from botocore import endpoint
         from botocore.retries import bucket
 
-        outer = self
-        original_time = endpoint.time
-        endpoint.time = _TimeShim(lambda s: time.sleep(outer._record(outer.sdk_retry_delays, s)))
-        self._undo.append(lambda: setattr(endpoint, "time", original_time))
+        clock = self.clock
+        self._replace(endpoint, "time", _TimeShim(clock, lambda s: clock.sleep(self._record(self.sdk_retry_delays, s))))
+        self._replace(bucket.Clock, "sleep", lambda self_, amount: clock.sleep(amount))
+        self._replace(bucket.Clock, "current_time", lambda self_: clock.time())
+        self._replace(bucket.TokenBucket, "acquire", self._acquire())
 
-        original_acquire = bucket.TokenBucket.acquire
+    def _acquire(self) -> Any:
+        """TokenBucket.acquire that waits for its refill on the clock (botocore waits on a condition)."""
+        outer = self
 
         def acquire(self_: Any, amount: int = 1, block: bool = True) -> bool:
-            with self_._new_fill_rate_condition:
-                self_._refill()
-                if amount <= self_._current_capacity:
-                    self_._current_capacity -= amount
-                    return True
-                if not block:
-                    from botocore.exceptions import CapacityNotAvailableError
+            while True:
+                with self_._new_fill_rate_condition:
+                    self_._refill()
+                    if amount <= self_._current_capacity:
+                        self_._current_capacity -= amount
+                        return True
+                    if not block:
+                        from botocore.exceptions import CapacityNotAvailableError
 
-                    raise CapacityNotAvailableError()
-                needed = self_._sleep_amount(amount)
-            time.sleep(outer._record(outer.sdk_retry_delays, needed))
-            with self_._new_fill_rate_condition:
-                self_._refill()
-                self_._current_capacity = max(0, self_._current_capacity - amount)
-            return True
+                        raise CapacityNotAvailableError()
+                    needed = self_._sleep_amount(amount)
+                outer.clock.sleep(outer._record(outer.sdk_retry_delays, needed))
 
-        bucket.TokenBucket.acquire = acquire
-        self._undo.append(lambda: setattr(bucket.TokenBucket, "acquire", original_acquire))
+        return acquire
 
 
 class _TimeShim(types.SimpleNamespace):
-    """Stands in for the `time` module inside one patched module: only sleep() changes."""
+    """Stands in for the `time` module inside one patched module: sleep() and the clocks read the sandbox's."""
 
-    def __init__(self, sleep: Any) -> None:
-        super().__init__(sleep=sleep)
+    def __init__(self, clock: SandboxClock, sleep: Any) -> None:
+        super().__init__(sleep=sleep, time=clock.time, monotonic=clock.monotonic)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+class _ThreadingShim(types.SimpleNamespace):
+    """Stands in for `threading` inside one patched module: its Events wait on the clock."""
+
+    def __init__(self, event: type[threading.Event]) -> None:
+        super().__init__(Event=event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)

@@ -11,9 +11,12 @@ The tiers are given here by path, so folders can be reorganized without touching
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from sandbox.drs.clock import ManualClock, installed
 
 _ROOT = Path(__file__).resolve().parent
 FAST = ("unit/", "sandbox/test_simulator_", "sandbox/test_fleet.py")
@@ -27,3 +30,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
         elif where.startswith(FAST) and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[ManualClock]:
+    """The simulator's clock, moved only by the test (``manual_clock.advance(seconds)``): DRS jobs finish
+    when the test says enough time has passed."""
+    with installed(ManualClock()) as clock:
+        yield clock

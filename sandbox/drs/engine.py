@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import clock, recovery, servers, shapes, staging
+from . import clock, jobs, recovery, servers, shapes, staging
 from .counters import CallCounters
 from .errors import DrsError, unrecognized_client
 from .faults import Call, Fault, FaultSet, parse_faults, uninitialized_error
@@ -196,6 +196,7 @@ class DrsEngine:
                 and "UninitializedAccountException" in shapes.operation_errors(operation)
             ):
                 raise uninitialized_error()
+            jobs.progress(state)
             payload = handler(Ctx(self._estate, state, operation), params)
             out = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         status: int = op_model.http.get("responseCode", 200)
@@ -297,7 +298,10 @@ class DrsEngine:
     def _copy_rows(self, account: str, region: str, rows: Callable[[RegionState], Iterable[Json]]) -> list[Json]:
         with self._lock:
             st = self._estate.existing(account, region)
-            return [] if st is None else copy.deepcopy(list(rows(st)))
+            if st is None:
+                return []
+            jobs.progress(st)
+            return copy.deepcopy(list(rows(st)))
 
     def regions_of(self, account: str) -> list[str]:
         with self._lock:

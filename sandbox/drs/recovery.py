@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from . import ids
 from .errors import DrsError
-from .jobs import add_participant, new_job
+from .jobs import Allowed, add_participant, defer, log_event, new_job
 from .paging import page
 from .servers import GIB, new_server
 from .specs import InstanceInfo, InstanceSpec, Json, ServerSpec
@@ -17,13 +17,29 @@ __all__ = ["OPERATIONS", "recover", "reverse", "terminate"]
 
 
 def recover(estate: Estate, st: RegionState, server_ids: list[str], *, drill: bool, tags: dict[str, str]) -> Json:
-    """StartRecovery: one job; every launchable server gets a fresh recovery instance (and EC2 instance)."""
+    """A launch job done at once (seeding): every launchable server gets a fresh recovery instance."""
     job = new_job(st, "LAUNCH", "START_DRILL" if drill else "START_RECOVERY", tags)
-    launchable: list[Json] = []
     for sid in server_ids:
-        s = st.servers.get(sid)
+        add_participant(job, sid, "PENDING", None)
+    _launch(estate, st, job, drill, _anyone)
+    return job
+
+
+def _anyone(action: str, resource: str) -> bool:
+    return True
+
+
+def _launch(estate: Estate, st: RegionState, job: Json, drill: bool, allowed: Allowed) -> None:
+    """The launch job's work: unknown or disconnected servers, and every server when the caller may not
+    run EC2 instances through DRS, fail to launch; the others replace their previous recovery instance."""
+    launchable: list[Json] = []
+    for participant in job["participatingServers"]:
+        s = st.servers.get(participant["sourceServerID"])
         if s is not None and s["dataReplicationInfo"]["dataReplicationState"] != "DISCONNECTED":
             launchable.append(s)
+    denied = _denied(allowed, LAUNCH_EC2_ACTIONS, f"arn:aws:ec2:{st.region}:{st.account}:instance/*")
+    if denied:
+        launchable = []
     old = [s["recoveryInstanceId"] for s in launchable if s.get("recoveryInstanceId")]
     if old:
         terminate(estate, st, old)  # a new launch replaces the server's previous recovery instance
@@ -37,12 +53,31 @@ def recover(estate: Estate, st: RegionState, server_ids: list[str], *, drill: bo
     launched: dict[str, str] = {}
     for s, info in zip(launchable, _run_instances(estate, st, specs) if specs else [], strict=True):
         launched[s["sourceServerID"]] = _new_recovery_instance(st, s, info, job["jobID"], drill)["recoveryInstanceID"]
-    for sid in server_ids:  # in request order; unknown or disconnected servers fail to launch
+    for participant in job["participatingServers"]:
+        sid = participant["sourceServerID"]
         if sid in launched:
-            add_participant(job, sid, "LAUNCHED", launched[sid])
+            participant["recoveryInstanceID"] = launched[sid]
+            participant["launchStatus"] = "LAUNCHED"
+            log_event(st, job, "LAUNCH_START", {"sourceServerID": sid, "targetInstanceID": launched[sid]})
         else:
-            add_participant(job, sid, "FAILED", None)
-    return job
+            participant["launchStatus"] = "FAILED"
+            log_event(st, job, "LAUNCH_FAILED", {"sourceServerID": sid, "rawError": denied or "cannot be launched"})
+
+
+LAUNCH_EC2_ACTIONS = ("ec2:RunInstances", "ec2:CreateTags")
+TERMINATE_EC2_ACTIONS = ("ec2:TerminateInstances",)
+
+
+def _denied(allowed: Allowed, actions: tuple[str, ...], resource: str) -> str | None:
+    """The error EC2 gives DRS when the job's caller lacks one of ``actions`` (``None``: all allowed)."""
+    for action in actions:
+        if not allowed(action, resource):
+            return (
+                f"UnauthorizedOperation: You are not authorized to perform this operation. "
+                f"User is not authorized to perform: {action} on resource: {resource} "
+                f"because no identity-based policy allows the {action} action"
+            )
+    return None
 
 
 def _recovery_instance_tags(st: RegionState, server: Json) -> dict[str, str]:
@@ -197,16 +232,42 @@ def _failback_spec(st: RegionState, ri: Json, original: Json) -> ServerSpec:
 
 # ------------------------------------------------------------------------------------ operations
 def start_recovery(ctx: Ctx, p: Json) -> Json:
-    server_ids = [x["sourceServerID"] for x in p["sourceServers"]]
     drill = bool(p.get("isDrill"))
-    return {"job": recover(ctx.estate, ctx.state, server_ids, drill=drill, tags=p.get("tags") or {})}
+    job = new_job(ctx.state, "LAUNCH", "START_DRILL" if drill else "START_RECOVERY", p.get("tags") or {})
+    for x in p["sourceServers"]:
+        add_participant(job, x["sourceServerID"], "PENDING", None)
+    estate, st = ctx.estate, ctx.state
+    defer(st, job, lambda j, allowed: _launch(estate, st, j, drill, allowed))
+    return {"job": job}
 
 
 def terminate_recovery_instances(ctx: Ctx, p: Json) -> Json:
-    job = new_job(ctx.state, "TERMINATE", "TERMINATE_RECOVERY_INSTANCES", {})
-    for ri in terminate(ctx.estate, ctx.state, list(p["recoveryInstanceIDs"])):
-        add_participant(job, ri["sourceServerID"], "TERMINATED", ri["recoveryInstanceID"])
+    """A terminate job over the recovery instances DRS has; its work terminates those the caller may."""
+    st = ctx.state
+    job = new_job(st, "TERMINATE", "TERMINATE_RECOVERY_INSTANCES", {})
+    for rid in p["recoveryInstanceIDs"]:
+        ri = st.recovery_instances.get(rid)
+        if ri is not None:
+            add_participant(job, ri["sourceServerID"], "PENDING", rid)
+    estate = ctx.estate
+    defer(st, job, lambda j, allowed: _terminate_job(estate, st, j, allowed))
     return {"job": job}
+
+
+def _terminate_job(estate: Estate, st: RegionState, job: Json, allowed: Allowed) -> None:
+    for participant in job["participatingServers"]:
+        rid = participant["recoveryInstanceID"]
+        ri = st.recovery_instances.get(rid)
+        resource = f"arn:aws:ec2:{st.region}:{st.account}:instance/{ri['ec2InstanceID'] if ri else rid}"
+        denied = _denied(allowed, TERMINATE_EC2_ACTIONS, resource)
+        if ri is not None and denied is None:
+            terminate(estate, st, [rid])
+            participant["launchStatus"] = "TERMINATED"
+            log_event(st, job, "CLEANUP_END", {"sourceServerID": participant["sourceServerID"]})
+        else:
+            participant["launchStatus"] = "FAILED"
+            error = denied or f"Recovery instance {rid} no longer exists"
+            log_event(st, job, "CLEANUP_FAIL", {"sourceServerID": participant["sourceServerID"], "rawError": error})
 
 
 def describe_recovery_instances(ctx: Ctx, p: Json) -> Json:

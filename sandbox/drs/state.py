@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from . import ids
 from .errors import DrsError
@@ -68,6 +69,8 @@ class RegionState:
         self.servers = Table()
         self.recovery_instances = Table()
         self.jobs = Table()
+        self.job_work: dict[str, Any] = {}  # jobID -> jobs.JobWork of a job still running
+        self.job_log: dict[str, list[Json]] = {}  # jobID -> DescribeJobLogItems items
         self.templates = Table()
         self.launch_configs: dict[str, Json] = {}
         self.replication_configs: dict[str, Json] = {}

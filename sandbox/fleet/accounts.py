@@ -92,6 +92,8 @@ def accounts_rows(fleet: Fleet, role_name: str) -> list[dict[str, Any]]:
             row["externalId"] = a.external_id
         if a.kind == "target":
             row["stagingAccounts"] = list(a.staging_accounts)
+        if a.allowed_drs_accounts:
+            row["allowedDrsAccounts"] = list(a.allowed_drs_accounts)
         rows.append(row)
     return rows
 

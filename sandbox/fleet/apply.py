@@ -81,8 +81,9 @@ def _configure(fleet: Fleet, engine: DrsEngine) -> None:
     for a in fleet.accounts:
         engine.set_default_initialized(a.account_id, a.other_regions == "initialized")
         engine.trust_staging(a.account_id, a.staging_accounts)
-        for r in a.disabled_regions:
-            engine.set_region_enabled(a.account_id, r, False)
+        for r in shapes.regions():
+            if not a.is_enabled(r):
+                engine.set_region_enabled(a.account_id, r, False)
         for r in a.uninitialized_regions:
             engine.set_initialized(a.account_id, r, False)
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sandbox.drs import shapes
 from sandbox.drs.faults import format_validation_error
 
+from .regions import OPT_IN_REGIONS
 from .schema import AccountSpec, Fleet, FleetError, RegionSpec
 
 __all__ = ["load_fleet"]
@@ -71,15 +72,33 @@ def _check_region_lists(p: str, a: AccountSpec, regions: set[str]) -> None:
     for field_name, listed in (
         ("uninitializedRegions", a.uninitialized_regions),
         ("disabledRegions", a.disabled_regions),
+        ("enabledRegions", a.enabled_regions),
     ):
         for j, r in enumerate(listed):
             if r not in regions:
                 raise FleetError(f"{p}.{field_name}[{j}]: {r!r} is not a DRS region ({len(regions)} known)")
-            if r in a.regions:
+            if r in a.regions and field_name != "enabledRegions":
                 raise FleetError(f"{p}.{field_name}[{j}]: {r} also has servers under regions")
     both = set(a.uninitialized_regions) & set(a.disabled_regions)
     if both:
         raise FleetError(f"{p}.disabledRegions: {sorted(both)[0]} is also in uninitializedRegions")
+    _check_opt_in(p, a)
+
+
+def _check_opt_in(p: str, a: AccountSpec) -> None:
+    """enabledRegions names opt-in regions only; a region with DRS state must be enabled first, as in AWS."""
+    for j, r in enumerate(a.enabled_regions):
+        if r not in OPT_IN_REGIONS:
+            raise FleetError(f"{p}.enabledRegions[{j}]: {r} is not an opt-in region (it is always enabled)")
+        if r in a.disabled_regions:
+            raise FleetError(f"{p}.enabledRegions[{j}]: {r} is also in disabledRegions")
+    for field_name, listed in (("regions", list(a.regions)), ("uninitializedRegions", a.uninitialized_regions)):
+        for r in listed:
+            if r in OPT_IN_REGIONS and r not in a.enabled_regions:
+                raise FleetError(
+                    f"{p}.{field_name}.{r}: an opt-in region; list it in enabledRegions too (until the account "
+                    "enables it, AWS answers every call there with UnrecognizedClientException)"
+                )
 
 
 def _check_region(rp: str, a: AccountSpec, r: str, spec: RegionSpec, regions: set[str]) -> None:
@@ -105,13 +124,11 @@ def _check_reverse(rp: str, a: AccountSpec, r: str, spec: RegionSpec) -> None:
         raise FleetError(f"{rp}.reverseReplicated: more than recoveryInstances ({spec.recovery_instances})")
     if not spec.ec2_backed:
         raise FleetError(f"{rp}.reverseReplicated: needs ec2Backed servers (reverse replication is in-AWS)")
-    if spec.origin_region in (None, r):
+    origin = spec.origin_region
+    if origin is None or origin == r:
         raise FleetError(f"{rp}.reverseReplicated: needs originRegion different from {r}")
-    origin_uninitialized = spec.origin_region in a.uninitialized_regions or (
-        a.other_regions == "uninitialized" and spec.origin_region not in a.regions
-    )
-    if spec.origin_region in a.disabled_regions or origin_uninitialized:
-        raise FleetError(f"{rp}.reverseReplicated: originRegion {spec.origin_region} is not initialized")
+    if not (a.is_enabled(origin) and a.is_initialized(origin)):
+        raise FleetError(f"{rp}.reverseReplicated: originRegion {origin} is not enabled and initialized")
 
 
 def _check_staging(p: str, a: AccountSpec, by_id: dict[str, AccountSpec]) -> None:

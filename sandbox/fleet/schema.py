@@ -11,6 +11,8 @@ from pydantic.alias_generators import to_camel
 from sandbox.drs import shapes
 from sandbox.drs.faults import Fault
 
+from .regions import OPT_IN_REGIONS
+
 __all__ = ["DEFAULT_STATES", "AccountSpec", "Fleet", "FleetError", "Quotas", "RegionSpec", "account_id"]
 
 DEFAULT_STATES = {"CONTINUOUS": 0.9, "INITIAL_SYNC": 0.04, "BACKLOG": 0.03, "STALLED": 0.03}
@@ -90,10 +92,15 @@ class AccountSpec(_Strict):
     kind: Literal["target", "staging"] = "target"
     external_id: str | None = None
     staging_accounts: list[str] = Field(default_factory=list)
+    # DRS accounts whose servers may name this account as their EC2 origin (the accounts row's allowedDrsAccounts)
+    allowed_drs_accounts: list[str] = Field(default_factory=list)
     regions: dict[str, RegionSpec] = Field(default_factory=dict)
     uninitialized_regions: list[str] = Field(default_factory=list)
     disabled_regions: list[str] = Field(default_factory=list)
-    other_regions: Literal["initialized", "uninitialized"] = "initialized"
+    # As in AWS: DRS was never initialized in a region nothing lists, and an opt-in region answers only
+    # once the account has enabled it (docs/fleet.md, "Regions").
+    other_regions: Literal["initialized", "uninitialized"] = "uninitialized"
+    enabled_regions: list[str] = Field(default_factory=list)
     enabled: bool = True
     registered: bool = True
     create_role: bool = True
@@ -124,6 +131,18 @@ class AccountSpec(_Strict):
         if v is not None and not _EXTERNAL_ID_RE.match(v):
             raise ValueError("must be 2-1224 characters of [A-Za-z0-9+=,.@:/-_] (the sts:ExternalId rules)")
         return v
+
+    def is_enabled(self, region: str) -> bool:
+        """Whether DRS answers in ``region`` at all (an opt-in region must be enabled)."""
+        if region in self.disabled_regions:
+            return False
+        return region not in OPT_IN_REGIONS or region in self.enabled_regions
+
+    def is_initialized(self, region: str) -> bool:
+        """Whether DRS starts initialized in ``region`` (seeded servers initialize it)."""
+        if region in self.regions:
+            return True
+        return region not in self.uninitialized_regions and self.other_regions == "initialized"
 
     @property
     def display_name(self) -> str:

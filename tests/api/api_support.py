@@ -14,7 +14,7 @@ from typing import Any
 
 import botocore.client
 
-from sandbox import Sandbox, local_lambda
+from sandbox import Sandbox
 
 TARGET = "111111111111"
 OTHER_TARGET = "222222222222"
@@ -39,7 +39,7 @@ FLEET: dict[str, Any] = {
             "kind": "target",
             "externalId": "ext-other",
             "stagingAccounts": [STAGING],  # DRS trusts it; tests take it off the table and add it back
-            "regions": {},
+            "regions": {"us-east-1": {}},  # DRS initialized, no servers of its own (extensions need it)
         },
         {"accountId": STAGING, "kind": "staging", "regions": {"us-east-1": {"sourceServers": 3}}},
         {
@@ -117,19 +117,20 @@ _current = threading.local()
 @contextmanager
 def recorded_calls() -> Iterator[list[Call]]:
     """Every AWS call made with a function's own credentials while a handler runs (not those made under an
-    assumed role), tagged with the function."""
+    assumed role), tagged with the function. A handler runs in a thread of its own (sandbox.invocation.Call),
+    so the function is bound in that thread."""
+    from sandbox import invocation
+
     calls: list[Call] = []
-    original_invoke = local_lambda.LocalLambda.invoke
+    original_run = invocation.Call._run
     original_call = botocore.client.BaseClient._make_api_call
 
-    def invoke(self: Any, function: str, event: Any) -> Any:
-        previous = getattr(_current, "function", None)
-        fn = self.lookup(function)
-        _current.function = fn.name if fn else function
+    def run(self: Any) -> None:
+        _current.function = self.fn.name
         try:
-            return original_invoke(self, function, event)
+            original_run(self)
         finally:
-            _current.function = previous
+            _current.function = None
 
     def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         function = getattr(_current, "function", None)
@@ -138,12 +139,12 @@ def recorded_calls() -> Iterator[list[Call]]:
             calls.append(Call(function, self.meta.service_model.service_name, operation_name, dict(api_params)))
         return original_call(self, operation_name, api_params)
 
-    setattr(local_lambda.LocalLambda, "invoke", invoke)  # noqa: B010
+    setattr(invocation.Call, "_run", run)  # noqa: B010
     setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)  # noqa: B010
     try:
         yield calls
     finally:
-        setattr(local_lambda.LocalLambda, "invoke", original_invoke)  # noqa: B010
+        setattr(invocation.Call, "_run", original_run)  # noqa: B010
         setattr(botocore.client.BaseClient, "_make_api_call", original_call)  # noqa: B010
 
 

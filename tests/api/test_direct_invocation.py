@@ -60,7 +60,7 @@ def test_a_bad_operation_fails_the_invocation_naming_it(sb):
     assert error is None  # the execution's first state rejects the input, as for every start
     assert sb.wait(payload["executionArn"])["status"] == "FAILED"
     error, payload = invoke(sb, {"no": "operation"})
-    assert error == "Unhandled" and payload["errorType"] == "ValidationError"
+    assert error == "Unhandled" and payload["errorType"] == "InvalidOperation"
 
 
 def forged(sb, method, path, body=None):

@@ -6,6 +6,7 @@ every AWS call the two API functions made is allowed by their roles as the templ
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,8 @@ from api_support import (
     open_sandbox,
     wait_all,
 )
+
+from sandbox.drs.jobs import JOB_SECONDS
 
 pytestmark = pytest.mark.usefixtures("iam_checked")
 
@@ -250,15 +253,29 @@ def test_recovery_instance_check_reads_the_cache(sb):
     assert sb.drs_calls()["total"] == before
 
 
-def test_terminate_recovery_instances_then_again(sb):
+def test_terminate_recovery_instances_then_again(sb, manual_clock):
     row = sb.items("recovery-instances")[0]
     before = drs_writes(sb)
-    report = expect(sb, "POST", "/recovery-instances/terminate", 200, body={"sourceServerIDs": [row["sourceServerID"]]})
-    assert [t["recoveryInstanceID"] for t in report["terminated"]] == [row["recoveryInstanceID"]]
+    body = {"sourceServerIDs": [row["sourceServerID"]]}
+    report = expect(sb, "POST", "/recovery-instances/terminate", 200, body=body)
+    assert [t["recoveryInstanceID"] for t in report["terminating"]] == [row["recoveryInstanceID"]]
+    assert report["terminated"] == []  # DRS's job has not finished: the row stays, marked
     assert drs_writes(sb) == before + 1  # one TerminateRecoveryInstances
+    (marked,) = [r for r in sb.items("recovery-instances") if r["sourceServerID"] == row["sourceServerID"]]
+    assert marked["terminateStatus"] == "TERMINATING" and marked["terminateJobID"] == report["jobs"][0]["jobID"]
+    manual_clock.advance(JOB_SECONDS["TERMINATE"])
+    done = expect(sb, "POST", "/recovery-instances/terminate", 200, body=body)
+    assert [t["recoveryInstanceID"] for t in done["terminated"]] == [row["recoveryInstanceID"]]
+    assert drs_writes(sb) == before + 1  # the job was asked about, not started again
     assert row["sourceServerID"] not in {r["sourceServerID"] for r in sb.items("recovery-instances")}
-    again = expect(sb, "POST", "/recovery-instances/terminate", 200, body={"sourceServerIDs": [row["sourceServerID"]]})
+    again = expect(sb, "POST", "/recovery-instances/terminate", 200, body=body)
     assert again["summary"]["terminated"] == 0 and again["notInCache"] == [row["sourceServerID"]]
+
+
+def test_include_recoveries_goes_with_an_execution_only(sb):
+    body = {"sourceServerIDs": ["s-0123456789abcdef0"], "includeRecoveries": True}
+    answer = expect(sb, "POST", "/recovery-instances/terminate", 400, body=body)
+    assert "includeRecoveries" in json.dumps(answer)
 
 
 # ------------------------------------------------------------------ staging

@@ -19,7 +19,10 @@ from api_support import (
     table_snapshot,
 )
 
+from fleet_sync.syncs.inventory.pages import fingerprint
+
 ID = "s-0123456789abcdef0"
+FOREIGN_KEY = {"accountRegion": f"{TARGET}#eu-west-1", "sourceServerID": ID, "replicationRegion": "eu-west-1"}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +51,17 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any] | None, Any, set[str]]] = [
     ("GET", "/inventory", {"nextToken": "not a token!"}, None, {"nextToken"}),
     ("GET", "/inventory", {"nextToken": "bm90IGpzb24"}, None, {"nextToken"}),
     ("GET", "/inventory", {"nextToken": forged_token()}, None, {"nextToken"}),  # another query's fingerprint
+    (  # the right fingerprint, a start key from another region: DynamoDB would answer ValidationException
+        "GET",
+        "/inventory",
+        {"nextToken": forged_token(query=fingerprint({}, None), key=FOREIGN_KEY)},
+        None,
+        {"nextToken"},
+    ),
+    ("GET", "/inventory", {"region": "us-east-1"}, None, {"region"}),  # a typo of regions must not list everything
+    ("GET", "/inventory", {"limit": "5", "nextTokn": "x", "acountId": TARGET}, None, {"nextTokn", "acountId"}),
+    ("GET", "/regions", {"regions": "us-east-1"}, None, {"regions"}),
+    ("GET", "/syncs", {"verbose": "1"}, None, {"verbose"}),
     ("GET", "/drs/source-server-inventory", {"limit": "-1"}, None, {"limit"}),
     ("GET", "/inventory/s-123/failback-topology", None, None, {"sourceServerID"}),
     ("GET", "/recovery-instances", None, None, {"sourceServerIDs"}),
@@ -103,6 +117,10 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any] | None, Any, set[str]]] = [
         {"pairs"},
     ),
     ("POST", "/accounts/targets", None, {"accountId": "555555555555", "kind": "staging"}, {"kind"}),
+    ("POST", "/accounts/targets", None, {"accountId": "000000000000"}, {"accountId"}),
+    ("POST", f"/accounts/targets/{TARGET}/staging-accounts", None, {"accountId": "000000000000"}, {"accountId"}),
+    ("POST", "/syncs/inventory", None, "null", {"body"}),
+    ("POST", "/syncs/tags", None, " null ", {"body"}),
     ("PATCH", f"/accounts/targets/{TARGET}", None, {}, {"body"}),
     ("PATCH", f"/accounts/targets/{TARGET}", None, {"enabled": None}, {"body"}),
     ("PATCH", f"/accounts/targets/{TARGET}", None, {"roleArn": "arn:aws:iam::999999999999:role/X"}, {"roleArn"}),
@@ -138,7 +156,7 @@ def test_reasons_say_what_is_wrong(sb):
     payload = expect(sb, "GET", "/inventory", 400, query={"limit": "0", "accountId": "1"})
     reasons = {e["field"]: e["reason"] for e in payload["errors"]}
     assert reasons["limit"] == "Input should be greater than or equal to 1"
-    assert "should match pattern" in reasons["accountId"]
+    assert reasons["accountId"] == "'1' is not a 12-digit AWS account id"  # in words, not the raw pattern
     payload = expect(sb, "POST", "/recovery-instances/terminate", 400, body={})
     assert "exactly one of sourceExecutionId, recoveryInstanceIDs or sourceServerIDs" in payload["errors"][0]["reason"]
 

@@ -190,3 +190,131 @@ def test_format_summary_of_a_failure_and_the_overall_line():
     assert len(text.splitlines()[2]) <= 120
     line = format_overall([({"sync": "a", "status": "SUCCEEDED"}, 1.0), ({"sync": "b", "status": "FAILED"}, 2)], 1.5, 5)
     assert line == "1/2 runs succeeded (a 1.00 s, b 2.00 s); sandbox start and deploy 1.50 s; total 5.00 s"
+
+
+def test_run_json_keeps_the_stack_trace_out_of_cause(capsys):
+    assert main([*RUN, "--json", "--input", '{"items": [{"no-id": 1}]}']) == 1
+    summary = json.loads(capsys.readouterr().out)
+    cause = json.loads(summary["cause"])
+    assert cause["errorType"] == "KeyError" and "stackTrace" not in cause
+    assert str(ROOT) not in summary["cause"]
+
+
+def test_run_timeout_is_a_clear_message(capsys):
+    import threading
+
+    before = set(threading.enumerate())
+    assert main([*RUN, "--timeout", "0.001", "--input", '{"items": [{"id": 1}]}']) == 1
+    for thread in set(threading.enumerate()) - before:  # the stopped run's worker ends its current state
+        thread.join(10)
+    out, err = capsys.readouterr()
+    assert "smoke did not finish within 0.001 s (stopped arn:aws:states:" in err
+    assert "give it longer with --timeout SECONDS" in err
+    assert "Traceback" not in err.split("drs-fleet-sync: ")[1] and out == ""
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_run_timeout_must_be_positive_seconds(capsys, value):
+    with pytest.raises(SystemExit) as exc:
+        main([*RUN, "--timeout", value])
+    assert exc.value.code == 2 and "--timeout" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def no_deploy(monkeypatch):
+    """Fails the test if the sandbox starts: the input must be refused before the 6-8 s deploy."""
+    from sandbox.core import Sandbox
+
+    def deployed(self):
+        raise AssertionError("the sandbox started")
+
+    monkeypatch.setattr(Sandbox, "__enter__", deployed)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["inventory", "--input", '{"foo": 1}'], "--input is not valid for the inventory sync: foo: Extra inputs"),
+        (["tags", "--input", '{"accounts": "all"}'], "accounts: Input should be a valid list"),
+        (["inventory", "--input", "[1]"], "--input is not valid for the inventory sync"),
+        (["inventry"], "unknown sync 'inventry'; this template defines: inventory, recovery-instances, staging, tags"),
+        (["InventorySyncStateMachin"], "unknown sync"),
+    ],
+)
+def test_bad_run_input_is_refused_before_the_sandbox_starts(capsys, no_deploy, argv, message):
+    assert main(["sandbox", "run", *argv, "--fleet", "none"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("drs-fleet-sync: ") and message in err and out == "", err
+
+
+def test_serve_on_a_busy_port_exits_2_at_once():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        argv = ["sandbox", "serve", "--template", SMOKE, "--fleet", "none", "--port", str(port)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "sandbox.cli", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 2, done
+    assert f"port {port} is in use" in done.stderr and "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------ the README's commands, as written
+
+README = (ROOT / "README.md").read_text()
+
+
+def _readme_lines() -> list[str]:
+    """Every command line of the README's bash blocks, continuation lines joined, comments dropped."""
+    blocks = re.findall(r"^```bash\n(.*?)^```", README, re.MULTILINE | re.DOTALL)
+    text = "\n".join(blocks).replace("\\\n", " ")
+    return [line.split("  #")[0].strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_the_readme_sandbox_commands_run_as_written(capsys):
+    import shlex
+
+    commands = [shlex.split(line)[1:] for line in _readme_lines() if line.startswith(".venv/bin/drs-fleet-sync ")]
+    runs = [argv for argv in commands if argv[:2] == ["sandbox", "run"]]
+    assert len(runs) >= 3 and any(argv[:2] == ["sandbox", "serve"] for argv in commands)
+    for argv in runs:
+        assert main(argv) == 0, argv
+        out, _ = capsys.readouterr()
+        if "--json" in argv:
+            assert json.loads(out)["status"] == "SUCCEEDED"
+        else:
+            assert re.match(r"\S+  SUCCEEDED\n", out), out
+
+
+def test_the_readme_names_files_query_parameters_and_routes_that_exist():
+    from fleet_sync.api.openapi import build_openapi
+
+    for path in re.findall(r"(?:file://|--event-file |--fleet )((?:events|tests)/[\w./-]+)", README):
+        assert (ROOT / path).is_file(), path
+    document = build_openapi()
+    for url in re.findall(r'"\$API(/[^"]+)"', README):
+        path, _, query = url.partition("?")
+        (operations,) = [
+            ops for name, ops in document["paths"].items() if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", name), path)
+        ]
+        declared = {p["name"] for op in operations.values() for p in op.get("parameters", []) if p["in"] == "query"}
+        given = {pair.split("=")[0] for pair in query.split("&") if pair}
+        assert given <= declared, (url, given - declared)
+    for name in re.findall(r"`GET [^`?]+\?(\w+)=", README):
+        assert any(
+            p["name"] == name
+            for ops in document["paths"].values()
+            for op in ops.values()
+            for p in op.get("parameters", [])
+        ), name
+
+
+def test_the_readme_shows_the_environment_serve_prints():
+    env_line = next(line for line in _readme_lines() if line.startswith("export AWS_ENDPOINT_URL="))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        assert f"{name}=" in env_line
+    assert "--cli-binary-format" not in README or "CLI v2" in README

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from sandbox.drs import DrsEngine, shapes
 from sandbox.fleet import FleetError, accounts_rows, add_source_servers, apply_fleet, load_fleet
+from sandbox.fleet.regions import OPT_IN_REGIONS
 from sandbox.moto_patches import install_sts_external_id_check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,34 @@ def _bad(**changes):
         ),
         (_bad(**{"accounts/0/disabledRegions": ["us-east-1"]}), "accounts[0].disabledRegions[0]: us-east-1 also has"),
         (_bad(**{"accounts/0/uninitializedRegions": ["mars-1"]}), "accounts[0].uninitializedRegions[0]: 'mars-1'"),
+        (_bad(**{"accounts/0/enabledRegions": ["us-east-1"]}), "accounts[0].enabledRegions[0]: us-east-1 is not"),
+        (
+            _bad(**{"accounts/0/regions/me-south-1": {"sourceServers": 1}}),
+            "accounts[0].regions.me-south-1: an opt-in region; list it in enabledRegions",
+        ),
+        (
+            _bad(**{"accounts/0/uninitializedRegions": ["ap-east-1"]}),
+            "accounts[0].uninitializedRegions.ap-east-1: an opt-in region",
+        ),
+        (
+            _bad(**{"accounts/0/enabledRegions": ["eu-south-1"], "accounts/0/disabledRegions": ["eu-south-1"]}),
+            "accounts[0].enabledRegions[0]: eu-south-1 is also in disabledRegions",
+        ),
         (_bad(**{"accounts/0/externalId": "x"}), "accounts[0].externalId:"),
+        (
+            _bad(
+                **{
+                    "accounts/0/regions/us-west-2": {
+                        "sourceServers": 4,
+                        "ec2Backed": 1.0,
+                        "originRegion": "eu-west-1",
+                        "recoveryInstances": 1,
+                        "reverseReplicated": 1,
+                    }
+                }
+            ),
+            "accounts[0].regions.us-west-2.reverseReplicated: originRegion eu-west-1 is not enabled and initialized",
+        ),
         (
             _bad(**{"accounts/0/regions/us-east-1/replicationStates": {"DISCONNECTED": 1}}),
             "accounts[0].regions.us-east-1.replicationStates: unknown states ['DISCONNECTED']",
@@ -176,6 +204,7 @@ def test_apply_demo_creates_the_estate(sim, drs, credentials, check):
         "externalId": "ext-prod-dr",
         "stagingAccounts": [STAGING],
         "enabled": True,
+        "allowedDrsAccounts": [ANALYTICS],
     }
     assert rows[ANALYTICS]["stagingAccounts"] == [] and "externalId" not in rows[ANALYTICS]
     assert rows[STAGING]["kind"] == "staging" and "stagingAccounts" not in rows[STAGING]
@@ -252,17 +281,20 @@ def test_apply_demo_creates_the_estate(sim, drs, credentials, check):
         )
         assert len([i for r in found["Reservations"] for i in r["Instances"]]) == len(ris) > 0
 
-    # regions: uninitialized, disabled opt-in, faults
-    with pytest.raises(ClientError) as e:
-        boto3.client("drs", region_name="ap-south-1", **prod).describe_source_servers()
-    assert e.value.response["Error"]["Code"] == "UninitializedAccountException"
-    with pytest.raises(ClientError) as e:
-        boto3.client("drs", region_name="af-south-1", **prod).describe_source_servers()
-    assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    # regions: every region not listed is uninitialized, opt-in regions answer only where enabled, faults
+    answers = (("ap-south-1", "UninitializedAccountException"), ("af-south-1", "UnrecognizedClientException"))
+    for region, code in answers:
+        for creds in (prod, analytics):
+            with pytest.raises(ClientError) as e:
+                boto3.client("drs", region_name=region, **creds).describe_source_servers()
+            assert e.value.response["Error"]["Code"] == code
     with pytest.raises(ClientError) as e:
         boto3.client("drs", region_name="us-west-2", **analytics).describe_source_servers()
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
-    assert boto3.client("drs", region_name="sa-east-1", **prod).describe_source_servers()["items"] == []
+    assert boto3.client("drs", region_name="eu-south-1", **prod).describe_source_servers()["items"] == []
+    with pytest.raises(ClientError) as e:
+        boto3.client("drs", region_name="eu-south-1", **analytics).describe_source_servers()
+    assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
     assert len(sim.faults) == 2
 
 
@@ -271,16 +303,34 @@ def test_apply_requires_an_existing_accounts_table(sim):
         apply_fleet(load_fleet(SMALL), sim, accounts_table="nope", role_name=ROLE)
 
 
-def test_uninitialized_other_regions_and_unregistered_accounts(sim, drs):
-    fleet = _bad(**{"accounts/0/otherRegions": "uninitialized", "accounts/1/registered": False})
+def test_opt_in_regions_are_drs_regions_from_botocore():
+    assert len(OPT_IN_REGIONS) == 17
+    assert set(OPT_IN_REGIONS) < set(shapes.regions())
+
+
+def test_regions_default_to_aws_and_unregistered_accounts(sim, drs):
+    """By default a region nothing lists is uninitialized and an opt-in region is not enabled; an account may
+    say otherwise (otherRegions, enabledRegions)."""
+    fleet = _bad(**{"accounts/1/registered": False})
+    fleet["accounts"].append(
+        {"accountId": "555555555555", "otherRegions": "initialized", "enabledRegions": ["me-south-1"]}
+    )
     _table()
     apply_fleet(load_fleet(fleet), sim, accounts_table="accounts", role_name=ROLE)
-    with pytest.raises(ClientError) as e:
-        drs(PROD, "eu-north-1").describe_source_servers()
-    assert e.value.response["Error"]["Code"] == "UninitializedAccountException"
+    for account, region, code in (
+        (PROD, "eu-north-1", "UninitializedAccountException"),
+        (STAGING, "us-east-1", "UninitializedAccountException"),
+        (PROD, "me-south-1", "UnrecognizedClientException"),
+        ("555555555555", "af-south-1", "UnrecognizedClientException"),
+    ):
+        with pytest.raises(ClientError) as e:
+            drs(account, region).describe_source_servers()
+        assert e.value.response["Error"]["Code"] == code, (account, region)
     assert len(drs(PROD, "us-east-1").describe_source_servers()["items"]) == 12
+    assert drs("555555555555", "eu-north-1").describe_source_servers()["items"] == []
+    assert drs("555555555555", "me-south-1").describe_source_servers()["items"] == []
     items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName="accounts")["Items"]
-    assert [i["accountId"]["S"] for i in items] == [PROD]
+    assert sorted(i["accountId"]["S"] for i in items) == [PROD, "555555555555"]
 
 
 def test_add_source_servers_as_new_agents(sim, drs, credentials):
@@ -311,13 +361,14 @@ def test_reverse_replicated_fleet_links_failback_servers(sim):
                 {
                     "accountId": PROD,
                     "regions": {
+                        "us-east-1": {},  # reverse replication goes back into an initialized region
                         "us-west-2": {
                             "sourceServers": 6,
                             "ec2Backed": 0.5,
                             "originRegion": "us-east-1",
                             "recoveryInstances": 3,
                             "reverseReplicated": 2,
-                        }
+                        },
                     },
                 }
             ]

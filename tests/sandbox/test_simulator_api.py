@@ -7,6 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.drs import IMPLEMENTED_OPERATIONS, ServerSpec
+from sandbox.drs.jobs import JOB_SECONDS
 from sandbox.drs.shapes import UNMODELLED_MAX_RESULTS, operation_names
 
 TARGET, STAGING = "111111111111", "333333333333"
@@ -17,7 +18,15 @@ def _ec2_server(sim, account=TARGET, region="us-east-1", **kw):
     return sim.create_source_server(account, region, spec)
 
 
-def test_every_response_validates_and_status_codes_follow_the_model(sim, drs, check, seed_servers):
+def _finished(c, job, clock):
+    """The job once its time on the clock has passed (jobs are asynchronous)."""
+    clock.advance(JOB_SECONDS[job["type"]])
+    (done,) = c.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"]
+    assert done["status"] == "COMPLETED"
+    return done
+
+
+def test_every_response_validates_and_status_codes_follow_the_model(sim, drs, check, seed_servers, manual_clock):
     """One pass through every implemented operation; each answer validates against the output shape."""
     sim.trust_staging(TARGET, [STAGING])
     seed_servers(STAGING, n=3)
@@ -71,8 +80,12 @@ def test_every_response_validates_and_status_codes_follow_the_model(sim, drs, ch
     )
     assert started["ResponseMetadata"]["HTTPStatusCode"] == 202
     job = started["job"]
-    assert job["tags"] == {"orchestrator:execution": "x1"} and job["status"] == "COMPLETED"
+    assert job["tags"] == {"orchestrator:execution": "x1"} and job["status"] == "PENDING"
+    assert check("DescribeJobLogItems", c.describe_job_log_items(jobID=job["jobID"]))["items"] == []
+    job = _finished(c, job, manual_clock)
     rid = job["participatingServers"][0]["recoveryInstanceID"]
+    events = check("DescribeJobLogItems", c.describe_job_log_items(jobID=job["jobID"]))["items"]
+    assert [e["event"] for e in events] == ["JOB_START", "LAUNCH_START", "JOB_END"]
     ris = check("DescribeRecoveryInstances", c.describe_recovery_instances())["items"]
     assert [(r["recoveryInstanceID"], r["ec2InstanceID"], r["jobID"]) for r in ris] == [(rid, rid, job["jobID"])]
     assert check("DescribeJobs", c.describe_jobs(filters={"jobIDs": [job["jobID"]]}))["items"][0]["tags"] == job["tags"]
@@ -81,7 +94,9 @@ def test_every_response_validates_and_status_codes_follow_the_model(sim, drs, ch
     assert ":us-west-2:" in reversed_arn["reversedDirectionSourceServerArn"]
 
     terminated = check("TerminateRecoveryInstances", c.terminate_recovery_instances(recoveryInstanceIDs=[rid]))
-    assert terminated["job"]["participatingServers"][0]["launchStatus"] == "TERMINATED"
+    assert terminated["job"]["participatingServers"][0]["launchStatus"] == "PENDING"
+    done = _finished(c, terminated["job"], manual_clock)
+    assert done["participatingServers"][0]["launchStatus"] == "TERMINATED"
     disconnected = check("DisconnectSourceServer", c.disconnect_source_server(sourceServerID=sid))
     assert disconnected["dataReplicationInfo"]["dataReplicationState"] == "DISCONNECTED"
     deleted = check("DeleteSourceServer", c.delete_source_server(sourceServerID=sid))
@@ -195,7 +210,7 @@ def test_tags_use_percent_encoded_arn_paths_and_reject_aws_prefix(sim, drs, chec
     assert sim.source_servers(TARGET, "us-east-1")[0]["sourceServerID"] == sid
 
 
-def test_filters(sim, drs, seed_servers):
+def test_filters(sim, drs, seed_servers, manual_clock):
     sim.trust_staging(TARGET, [STAGING])
     ids = seed_servers(n=5)
     staging_ids = seed_servers(STAGING, n=2)
@@ -209,6 +224,7 @@ def test_filters(sim, drs, seed_servers):
     mac = c.describe_source_servers()["items"][2]["sourceProperties"]["networkInterfaces"][0]["macAddress"]
     assert [s["sourceServerID"] for s in c.describe_source_servers(filters={"hardwareId": mac})["items"]] == [ids[2]]
     job = c.start_recovery(sourceServers=[{"sourceServerID": ids[0]}, {"sourceServerID": ids[4]}])["job"]
+    manual_clock.advance(JOB_SECONDS["LAUNCH"])
     assert c.describe_recovery_instances(filters={"sourceServerIDs": [ids[4]]})["items"][0]["jobID"] == job["jobID"]
     assert c.describe_jobs(filters={"fromDate": "2000-01-01T00:00:00Z"})["items"][0]["jobID"] == job["jobID"]
     assert c.describe_jobs(filters={"toDate": "2000-01-01T00:00:00Z"})["items"] == []
@@ -258,10 +274,11 @@ def test_deleting_a_staging_server_marks_its_extensions(sim, drs, seed_servers):
     assert after["stagingArea"]["status"] == "EXTENSION_ERROR"
 
 
-def test_recovery_lifecycle_conflicts(sim, drs, seed_servers):
+def test_recovery_lifecycle_conflicts(sim, drs, seed_servers, manual_clock):
     (sid,) = seed_servers(n=1)
     c = drs()
     job = c.start_recovery(sourceServers=[{"sourceServerID": sid}, {"sourceServerID": "s-00000000000000000"}])["job"]
+    job = _finished(c, job, manual_clock)
     assert [p["launchStatus"] for p in job["participatingServers"]] == ["LAUNCHED", "FAILED"]
     first_ri = job["participatingServers"][0]["recoveryInstanceID"]
     with pytest.raises(ClientError) as e:
@@ -271,6 +288,8 @@ def test_recovery_lifecycle_conflicts(sim, drs, seed_servers):
         c.delete_source_server(sourceServerID=sid)
     assert e.value.response["Error"]["Code"] == "ConflictException"
     again = c.start_recovery(sourceServers=[{"sourceServerID": sid}])["job"]  # replaces the previous instance
+    assert [r["recoveryInstanceID"] for r in c.describe_recovery_instances()["items"]] == [first_ri]  # until done
+    again = _finished(c, again, manual_clock)
     ris = c.describe_recovery_instances()["items"]
     assert [r["recoveryInstanceID"] for r in ris] == [again["participatingServers"][0]["recoveryInstanceID"]]
     assert ris[0]["recoveryInstanceID"] != first_ri
@@ -280,12 +299,11 @@ def test_recovery_lifecycle_conflicts(sim, drs, seed_servers):
     assert server["lifeCycle"]["lastLaunch"]["initiated"]["type"] == "RECOVERY"
 
 
-def test_reverse_replication_links_both_directions(sim, drs):
+def test_reverse_replication_links_both_directions(sim, drs, manual_clock):
     sid = _ec2_server(sim, region="us-west-2", origin_region="us-east-1")
     west = drs(TARGET, "us-west-2")
-    rid = west.start_recovery(sourceServers=[{"sourceServerID": sid}])["job"]["participatingServers"][0][
-        "recoveryInstanceID"
-    ]
+    job = west.start_recovery(sourceServers=[{"sourceServerID": sid}])["job"]
+    rid = _finished(west, job, manual_clock)["participatingServers"][0]["recoveryInstanceID"]
     arn = west.reverse_replication(recoveryInstanceID=rid)["reversedDirectionSourceServerArn"]
     assert west.reverse_replication(recoveryInstanceID=rid)["reversedDirectionSourceServerArn"] == arn  # idempotent
     (original,) = west.describe_source_servers()["items"]
@@ -297,9 +315,8 @@ def test_reverse_replication_links_both_directions(sim, drs):
     assert failback["sourceProperties"]["identificationHints"]["awsInstanceID"] == rid
     assert failback["sourceCloudProperties"]["originRegion"] == "us-west-2"
     on_prem = sim.create_source_server(TARGET, "us-west-2", ServerSpec(hostname="vm-1"))
-    rid2 = west.start_recovery(sourceServers=[{"sourceServerID": on_prem}])["job"]["participatingServers"][0][
-        "recoveryInstanceID"
-    ]
+    job2 = west.start_recovery(sourceServers=[{"sourceServerID": on_prem}])["job"]
+    rid2 = _finished(west, job2, manual_clock)["participatingServers"][0]["recoveryInstanceID"]
     with pytest.raises(ClientError) as e:
         west.reverse_replication(recoveryInstanceID=rid2)
     assert e.value.response["Error"]["Code"] == "ValidationException"
@@ -314,7 +331,7 @@ def test_default_page_size_and_unknown_routes(sim, drs, seed_servers):
     assert status == 400 and b"cannotParse" in body
 
 
-def test_concurrent_callers_see_consistent_state(sim, drs, seed_servers):
+def test_concurrent_callers_see_consistent_state(sim, drs, seed_servers, manual_clock):
     """Step Functions Map runs many workers at once: threads share the engine safely."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -334,6 +351,7 @@ def test_concurrent_callers_see_consistent_state(sim, drs, seed_servers):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(work, range(20))) == {20}
+    manual_clock.advance(JOB_SECONDS["LAUNCH"])
     for r in regions:
         assert len(sim.recovery_instances(TARGET, r)) == 5
         assert sum(1 for s in sim.source_servers(TARGET, r) if "worker" in s["tags"]) == 5

@@ -13,6 +13,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from sandbox.drs import ServerSpec, register_with_moto
+from sandbox.drs.jobs import JOB_SECONDS
 from sandbox.fleet import role_trust_policy
 from sandbox.moto_patches import external_id_allowed, install_sts_external_id_check
 
@@ -34,12 +35,14 @@ def test_accounts_are_isolated_through_assume_role(sim, drs, seed_servers):
     assert {c["accountId"] for c in sim.counters_snapshot()["calls"]} == {TARGET, OTHER, "999999999999", "123456789012"}
 
 
-def test_recovery_instances_are_moto_ec2_instances(sim, drs, seed_servers, credentials):
+def test_recovery_instances_are_moto_ec2_instances(sim, drs, seed_servers, credentials, manual_clock):
     (sid,) = seed_servers(TARGET, n=1)
     c = drs(TARGET)
     c.tag_resource(resourceArn=c.describe_source_servers()["items"][0]["arn"], tags={"App": "billing"})
     c.update_launch_configuration(sourceServerID=sid, copyTags=True)
     job = c.start_recovery(sourceServers=[{"sourceServerID": sid}], isDrill=True)["job"]
+    manual_clock.advance(JOB_SECONDS["LAUNCH"])
+    (job,) = c.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"]
     rid = job["participatingServers"][0]["recoveryInstanceID"]
     ec2 = boto3.client("ec2", region_name="us-east-1", **credentials(TARGET))
     (instance,) = ec2.describe_instances(InstanceIds=[rid])["Reservations"][0]["Instances"]
@@ -48,6 +51,10 @@ def test_recovery_instances_are_moto_ec2_instances(sim, drs, seed_servers, crede
     (ri,) = c.describe_recovery_instances()["items"]
     assert ri["recoveryInstanceProperties"]["networkInterfaces"][0]["ips"] == [instance["PrivateIpAddress"]]
     c.terminate_recovery_instances(recoveryInstanceIDs=[rid])
+    (instance,) = ec2.describe_instances(InstanceIds=[rid])["Reservations"][0]["Instances"]
+    assert instance["State"]["Name"] == "running"  # until the terminate job has done its work
+    manual_clock.advance(JOB_SECONDS["TERMINATE"])
+    assert c.describe_recovery_instances()["items"] == []
     (instance,) = ec2.describe_instances(InstanceIds=[rid])["Reservations"][0]["Instances"]
     assert instance["State"]["Name"] == "terminated"
 

@@ -5,10 +5,13 @@ import json
 import os
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
 from sandbox import Sandbox, SandboxError
+from sandbox.clock import VirtualClock
 from sandbox.local_lambda import LambdaContext, LocalFunction, LocalLambda, error_envelope
 
 TEMPLATE = """
@@ -245,3 +248,18 @@ def test_runtime_unit_behaviour(tmp_path):
         raise ValueError("x")
     except ValueError as exc:
         assert error_envelope(exc, "r")["errorType"] == "ValueError"
+
+
+def test_a_function_past_its_timeout_is_stopped_and_fails_as_lambda_reports_it(tmp_path):
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    while True:\n        pass\n")
+    runtime = LocalLambda(clock=VirtualClock().start())
+    runtime.register(LocalFunction(name="spin", handler="app.handler", code_dir=tmp_path, timeout=1))
+    started = time.monotonic()
+    result, error = runtime.invoke("spin", {})
+    assert result is None and error is not None
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in error["errorMessage"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("lambda spin")]  # the container stopped
+    assert time.monotonic() - started < 10
+    assert runtime.invocations[-1].error_type == "Sandbox.Timedout"
+    runtime.clock.stop()

@@ -235,7 +235,7 @@ def test_a_fallback_read_enriches_from_other_accounts_with_their_own_external_id
                 "externalId": "ext-target",
                 "regions": {"us-east-1": {"sourceServers": 3, "ec2Backed": 1.0, "originAccountId": origin}},
             },
-            {"accountId": origin, "kind": "target", "externalId": "ext-origin"},
+            {"accountId": origin, "kind": "target", "externalId": "ext-origin", "allowedDrsAccounts": [TARGET]},
         ],
     }
     with Sandbox(fleet=fleet, parameters={"DrsRegions": "us-east-1"}) as sb:

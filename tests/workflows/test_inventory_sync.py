@@ -15,6 +15,8 @@ TEST_REGIONS = ["af-south-1", "ap-south-1", "eu-west-1", "sa-east-1", "us-east-1
 PARAMS = {"DrsRegions": ",".join(TEST_REGIONS)}
 
 TARGET, OTHER, STAGING = "111111111111", "222222222222", "333333333333"
+# As in AWS (the fleet defaults): DRS is uninitialized in every region an account does not list, and the
+# opt-in regions (af-south-1 here) are not enabled.
 FLEET = {
     "seed": 7,
     "accounts": [
@@ -28,8 +30,6 @@ FLEET = {
                 "us-east-1": {"sourceServers": 12, "ec2Backed": 0.5, "recoveryInstances": 1},
                 "eu-west-1": {"sourceServers": 5},
             },
-            "uninitializedRegions": ["ap-south-1"],
-            "disabledRegions": ["af-south-1"],
         },
         {"accountId": OTHER, "name": "dev-dr", "kind": "target", "regions": {"us-east-1": {"sourceServers": 4}}},
         {"accountId": STAGING, "name": "staging", "kind": "staging", "regions": {"us-east-1": {"sourceServers": 6}}},
@@ -78,6 +78,10 @@ def first_then_filtered(sb, all_regions):
     checked_summary(first)
     assert first["status"] == "SUCCEEDED" and first["decision"] == "fallback_empty"
     assert first["workItemCount"] == 3 * len(all_regions)
+    # and the pairs DRS answers as empty (never initialized, opt-in region not enabled) are no failures
+    assert (first["outcome"], first["errorCount"], first["errors"]) == ("complete", 0, [])
+    assert sum(first["itemsByStatus"].values()) == first["workItemCount"]
+    assert first["itemsByStatus"]["AVAILABLE"] == 4
     assert first["serversSynced"] == 12 + 5 + 4 + 6
     assert rows_by_pair(sb) == {
         (TARGET, "us-east-1"): 12,
@@ -99,19 +103,69 @@ def first_then_filtered(sb, all_regions):
     assert second["apiCalls"]["AssumeRole"] >= 4
 
 
-def test_each_failure_is_recorded_for_its_pair_only(sb):
+def test_known_empty_pairs_are_recorded_empty_and_only_failures_are_errors(sb):
+    # Given a pair whose access is denied, beside pairs DRS answers as empty
+    sb.set_faults([{"accountId": OTHER, "region": "eu-west-1", "accessDenied": True}])
     summary = sb.run_sync("inventory")
     status = status_rows(sb)
-    assert status[(TARGET, "ap-south-1")]["status"] == "UNINITIALIZED"
-    assert status[(TARGET, "af-south-1")]["status"] == "NOT_ENABLED"
+    # Then an uninitialized pair and an opt-in region not enabled are recorded with 0 servers, not as errors
+    for pair, expected in (((TARGET, "ap-south-1"), "UNINITIALIZED"), ((TARGET, "af-south-1"), "NOT_ENABLED")):
+        assert status[pair]["status"] == expected
+        assert (status[pair]["serverCount"], status[pair]["replicatingCount"]) == (0, 0)
+        assert status[pair]["lastSuccess"] == status[pair]["lastChecked"]
     assert status[(TARGET, "us-east-1")]["status"] == "AVAILABLE"
     assert status[(TARGET, "us-east-1")]["serverCount"] == 12
-    # Failures are reported, not swallowed, and the other pairs still succeeded
-    assert {(e["accountId"], e["region"]) for e in summary["errors"]} >= {
-        (TARGET, "ap-south-1"),
-        (TARGET, "af-south-1"),
+    # and the one real failure is the run's only error
+    assert [(e["accountId"], e["region"], e["code"]) for e in summary["errors"]] == [
+        (OTHER, "eu-west-1", "AccessDeniedException")
+    ]
+    assert (summary["outcome"], summary["errorCount"]) == ("partial", 1)
+    assert summary["itemsByStatus"]["UNINITIALIZED"] >= 1 and summary["itemsByStatus"]["NOT_ENABLED"] == 3
+    # When the next run starts, the known-empty pairs wait for the discovery age like any empty pair
+    assert pairs(sb.run_sync("inventory")) == {
+        (TARGET, "us-east-1"),
+        (TARGET, "eu-west-1"),
+        (OTHER, "us-east-1"),
+        (STAGING, "us-east-1"),
     }
+
+
+def test_a_pair_with_servers_that_answers_uninitialized_keeps_its_rows_and_is_an_error(sb):
+    sb.run_sync("inventory")
+    before = [r for r in sb.items("inventory") if (r["accountId"], r["replicationRegion"]) == (TARGET, "eu-west-1")]
+    assert len(before) == 5
+    # When a pair that holds servers suddenly answers UninitializedAccountException
+    sb.set_faults([{"accountId": TARGET, "region": "eu-west-1", "uninitialized": True}])
+    summary = sb.run_sync("inventory")
+    # Then that is an anomaly: reported as an error, with its rows and its last count kept
+    assert [(e["accountId"], e["region"], e["code"]) for e in summary["errors"]] == [
+        (TARGET, "eu-west-1", "UninitializedAccountException")
+    ]
+    assert "5 rows" in summary["errors"][0]["message"]
     assert summary["outcome"] == "partial"
+    after = [r for r in sb.items("inventory") if (r["accountId"], r["replicationRegion"]) == (TARGET, "eu-west-1")]
+    assert after == before
+    row = status_rows(sb)[(TARGET, "eu-west-1")]
+    assert (row["status"], row["serverCount"]) == ("UNINITIALIZED", 5)
+    assert row["errorCode"] == "UninitializedAccountException"
+    # and it stays planned and reported until DRS answers again
+    assert (TARGET, "eu-west-1") in {(e["accountId"], e["region"]) for e in sb.run_sync("inventory")["errors"]}
+
+
+def test_a_pair_with_a_count_but_no_rows_that_answers_uninitialized_is_an_error(sb):
+    sb.run_sync("inventory")
+    # Given region status says a pair holds servers while the inventory holds none of them (rows lost)
+    ddb = sb.client("dynamodb")
+    for r in sb.items("inventory"):
+        if (r["accountId"], r["replicationRegion"]) == (OTHER, "us-east-1"):
+            key = {"accountRegion": {"S": r["accountRegion"]}, "sourceServerID": {"S": r["sourceServerID"]}}
+            ddb.delete_item(TableName=sb.table_name("inventory"), Key=key)
+    sb.set_faults([{"accountId": OTHER, "region": "us-east-1", "uninitialized": True}])
+    summary = sb.run_sync("inventory")
+    # Then the known count alone makes the empty answer an anomaly, and the count is kept
+    assert [(e["accountId"], e["region"]) for e in summary["errors"]] == [(OTHER, "us-east-1")]
+    assert "last seen with 4 servers" in summary["errors"][0]["message"]
+    assert status_rows(sb)[(OTHER, "us-east-1")]["serverCount"] == 4
 
 
 def test_a_failed_scan_keeps_rows_and_the_last_count(sb):

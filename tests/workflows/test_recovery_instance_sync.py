@@ -16,6 +16,8 @@ from fleet_sync.syncs.recovery_instances.rows import REQUIRED_FIELDS
 from fleet_sync.syncs.recovery_instances.status import clear_status_cache, get_recovery_instance_sync_status
 from fleet_sync.syncs.recovery_instances.terminate import terminate_recovery_instances
 from sandbox import Sandbox
+from sandbox.drs import clock
+from sandbox.drs.jobs import JOB_SECONDS
 
 A, B, STAGING = "111111111111", "222222222222", "333333333333"
 REGIONS = ["eu-west-1", "us-east-1", "us-west-2"]
@@ -56,7 +58,7 @@ WITH_INSTANCES = {(A, "us-east-1"): 8, (A, "us-west-2"): 2, (B, "eu-west-1"): 3}
 
 
 @pytest.fixture()
-def sb():
+def sb(manual_clock):
     clear_status_cache()
     with Sandbox(fleet=copy.deepcopy(FLEET), parameters=PARAMETERS) as box:
         yield box
@@ -99,10 +101,26 @@ def source_servers(sb, account, region):
     return [s for p in drs.get_paginator("describe_source_servers").paginate(filters={}) for s in p["items"]]
 
 
-def launch(sb, account, region, server_ids, tags=None):
+def jobs_done(job_type="LAUNCH"):
+    """Move the simulator's (manual) clock past a job's duration: DRS jobs are asynchronous."""
+    manual = clock.current()
+    assert isinstance(manual, clock.ManualClock), "the sandbox fixture installs a manual clock"
+    manual.advance(JOB_SECONDS[job_type])
+
+
+def launch(sb, account, region, server_ids, tags=None, drill=True):
     drs = sb.client("drs", account=account, region=region)
-    job = drs.start_recovery(sourceServers=[{"sourceServerID": s} for s in server_ids], isDrill=True, tags=tags or {})
+    job = drs.start_recovery(sourceServers=[{"sourceServerID": s} for s in server_ids], isDrill=drill, tags=tags or {})
+    jobs_done()
     return job["job"]["jobID"]
+
+
+def terminate_outside(sb, account, region, recovery_instance_ids):
+    """Someone terminates instances in DRS directly, and the job finishes."""
+    sb.client("drs", account=account, region=region).terminate_recovery_instances(
+        recoveryInstanceIDs=recovery_instance_ids
+    )
+    jobs_done("TERMINATE")
 
 
 def without_instance(sb, account, region, n):
@@ -188,13 +206,10 @@ def test_instances_terminated_outside_the_product_leave_the_cache_and_failed_pai
     }
     before = rows(sb)
     gone = [sid for sid, r in before.items() if (r["accountId"], r["region"]) == (A, "us-east-1")][:2]
-    drs = sb.client("drs", account=A, region="us-east-1")
-    drs.terminate_recovery_instances(recoveryInstanceIDs=[before[s]["recoveryInstanceID"] for s in gone])
+    terminate_outside(sb, A, "us-east-1", [before[s]["recoveryInstanceID"] for s in gone])
     # and B's eu-west-1 cannot be read this time, although one of its instances was terminated too
     b_ids = [sid for sid, r in before.items() if r["accountId"] == B]
-    sb.client("drs", account=B, region="eu-west-1").terminate_recovery_instances(
-        recoveryInstanceIDs=[before[b_ids[0]]["recoveryInstanceID"]]
-    )
+    terminate_outside(sb, B, "eu-west-1", [before[b_ids[0]]["recoveryInstanceID"]])
     sb.set_faults(
         [{"accountId": B, "region": "eu-west-1", "operation": "DescribeRecoveryInstances", "accessDenied": True}]
     )
@@ -236,7 +251,7 @@ def test_source_execution_comes_from_the_job_tag_and_survives_later_syncs(sb):
     assert sorted(i["sourceServerID"] for i in found) == sorted(servers)
 
 
-def test_source_execution_from_the_execution_history_table_through_its_index():
+def test_source_execution_from_the_execution_history_table_through_its_index(manual_clock):
     clear_status_cache()
     params = {**PARAMETERS, "ExecutionHistoryTableName": "orchestrator-history", "ExecutionHistoryIndexName": "ByJobId"}
     with Sandbox(fleet=copy.deepcopy(FLEET), parameters=params) as sb:
@@ -280,9 +295,7 @@ def test_wave_completion_run_syncs_just_its_servers_with_the_execution_drs_names
     wave = without_instance(sb, A, "us-east-1", 2)
     launch(sb, A, "us-east-1", wave, tags={EXECUTION_ID_TAG: "exec-wave-1"})
     outsider = next(s for s, r in before.items() if (r["accountId"], r["region"]) == (A, "us-east-1"))
-    sb.client("drs", account=A, region="us-east-1").terminate_recovery_instances(
-        recoveryInstanceIDs=[before[outsider]["recoveryInstanceID"]]
-    )
+    terminate_outside(sb, A, "us-east-1", [before[outsider]["recoveryInstanceID"]])
     sb.reset_drs_calls()
     scoped = sb.run_sync(
         "recovery-instances",
@@ -415,7 +428,7 @@ def test_check_existing_for_100_servers_is_one_batch_get_item_and_fast(sb):
 # ------------------------------------------------------------------ terminate
 
 
-def test_terminate_by_execution_partial_failure_and_twice_is_harmless(sb):
+def test_terminate_by_execution_tracks_the_job_partial_failure_and_twice_is_harmless(sb):
     in_a = without_instance(sb, A, "us-east-1", 3)
     in_b = without_instance(sb, B, "eu-west-1", 2)
     launch(sb, A, "us-east-1", in_a, tags={EXECUTION_ID_TAG: "exec-t"})
@@ -423,39 +436,65 @@ def test_terminate_by_execution_partial_failure_and_twice_is_harmless(sb):
     sb.run_sync("recovery-instances")
     cached = rows(sb)
     ri = {s: cached[s]["recoveryInstanceID"] for s in in_a + in_b}
-    sb.set_faults(
-        [
-            {
-                "accountId": B,
-                "region": "eu-west-1",
-                "operation": "TerminateRecoveryInstances",
-                "error": "ConflictException",
-            }
-        ]
-    )
+    conflict = {"accountId": B, "region": "eu-west-1", "operation": "TerminateRecoveryInstances"}
+    sb.set_faults([{**conflict, "error": "ConflictException"}])
     first = terminate_recovery_instances(source_execution_id="exec-t")
-    assert sorted(e["recoveryInstanceID"] for e in first["terminated"]) == sorted(ri[s] for s in in_a)
+    # DRS accepted A's termination in a job that has not finished: nothing is reported terminated yet
+    assert first["terminated"] == [] and first["alreadyTerminated"] == [] and first["failed"] == []
+    assert sorted(e["recoveryInstanceID"] for e in first["terminating"]) == sorted(ri[s] for s in in_a)
     assert sorted(e["recoveryInstanceID"] for e in first["conflicts"]) == sorted(ri[s] for s in in_b)
-    assert first["failed"] == [] and first["alreadyTerminated"] == []
     # one account role, one describe and one terminate per pair: nothing per instance
     assert first["apiCalls"] == {"AssumeRole": 2, "DescribeRecoveryInstances": 2, "TerminateRecoveryInstances": 2}
     left = rows(sb)
-    assert not set(in_a) & set(left) and set(in_b) <= set(left)  # failed rows stay
-    assert set(drs_truth(sb, [(A, "us-east-1")])[(A, "us-east-1")].values()).isdisjoint(ri[s] for s in in_a)
-    assert {ri[s] for s in in_b} <= set(drs_truth(sb, [(B, "eu-west-1")])[(B, "eu-west-1")].values())
-    # again while the conflict lasts: the same conflicts, nothing else touched
+    assert set(in_a + in_b) <= set(left)  # every row stays until its job has terminated its instance
+    assert {left[s]["terminateStatus"] for s in in_a} == {"TERMINATING"}
+    assert {left[s]["terminateJobID"] for s in in_a} == {first["jobs"][0]["jobID"]}
+    assert "terminateStatus" not in left[in_b[0]]
+    assert {ri[s] for s in in_a} <= set(drs_truth(sb, [(A, "us-east-1")])[(A, "us-east-1")].values())
+    # a sync meanwhile keeps the mark: DRS still lists the instances while the job runs
+    sb.run_sync("recovery-instances")
+    assert {rows(sb)[s]["terminateStatus"] for s in in_a} == {"TERMINATING"}
+    # again while the job runs and the conflict lasts: A's job is asked about, not started twice
     second = terminate_recovery_instances(source_execution_id="exec-t")
-    assert second["summary"]["terminated"] == 0 and second["summary"]["conflicts"] == 2
-    # the conflict clears; one of the two has meanwhile been terminated elsewhere
+    assert len(second["terminating"]) == 3 and second["summary"]["conflicts"] == 2
+    assert second["apiCalls"]["TerminateRecoveryInstances"] == 1 and second["apiCalls"]["DescribeJobs"] == 1
+    # the job finishes; the conflict clears; one of B's two has meanwhile been terminated elsewhere
+    jobs_done("TERMINATE")
     sb.set_faults([])
-    sb.client("drs", account=B, region="eu-west-1").terminate_recovery_instances(recoveryInstanceIDs=[ri[in_b[0]]])
+    terminate_outside(sb, B, "eu-west-1", [ri[in_b[0]]])
     third = terminate_recovery_instances(source_execution_id="exec-t")
+    assert sorted(e["recoveryInstanceID"] for e in third["terminated"]) == sorted(ri[s] for s in in_a)
+    assert {e["jobID"] for e in third["terminated"]} == {first["jobs"][0]["jobID"]}
     assert [e["recoveryInstanceID"] for e in third["alreadyTerminated"]] == [ri[in_b[0]]]
-    assert [e["recoveryInstanceID"] for e in third["terminated"]] == [ri[in_b[1]]]
-    assert not set(in_a + in_b) & set(rows(sb))
+    assert [e["recoveryInstanceID"] for e in third["terminating"]] == [ri[in_b[1]]]
+    assert set(rows(sb)) & set(in_a + in_b) == {in_b[1]}
+    jobs_done("TERMINATE")
     fourth = terminate_recovery_instances(source_execution_id="exec-t")
-    assert fourth["summary"] == {"terminated": 0, "alreadyTerminated": 0, "conflicts": 0, "failed": 0, "notInCache": 0}
-    assert fourth["apiCalls"] == {}
+    assert [e["recoveryInstanceID"] for e in fourth["terminated"]] == [ri[in_b[1]]]
+    assert not set(in_a + in_b) & set(rows(sb))
+    fifth = terminate_recovery_instances(source_execution_id="exec-t")
+    assert set(fifth["summary"].values()) == {0} and fifth["apiCalls"] == {}
+
+
+def test_terminate_by_execution_leaves_real_recoveries_unless_asked(sb):
+    drills = without_instance(sb, A, "us-east-1", 2)
+    launch(sb, A, "us-east-1", drills, tags={EXECUTION_ID_TAG: "exec-mixed"})
+    recovered = without_instance(sb, A, "us-east-1", 2)
+    launch(sb, A, "us-east-1", recovered, tags={EXECUTION_ID_TAG: "exec-mixed"}, drill=False)
+    sb.run_sync("recovery-instances")
+    cached = rows(sb)
+    out = terminate_recovery_instances(source_execution_id="exec-mixed")
+    assert sorted(e["sourceServerID"] for e in out["terminating"]) == sorted(drills)
+    assert sorted(e["sourceServerID"] for e in out["skippedRecoveries"]) == sorted(recovered)
+    assert out["recoveries"] == []
+    jobs_done("TERMINATE")
+    truth = drs_truth(sb, [(A, "us-east-1")])[(A, "us-east-1")]
+    assert set(recovered) <= set(truth) and not set(drills) & set(truth)  # the real recoveries still run
+    named = terminate_recovery_instances(source_execution_id="exec-mixed", include_recoveries=True)
+    assert sorted(e["recoveryInstanceID"] for e in named["recoveries"]) == sorted(
+        cached[s]["recoveryInstanceID"] for s in recovered
+    )
+    assert sorted(e["sourceServerID"] for e in named["terminating"]) == sorted(recovered)
 
 
 def test_terminate_by_ids_and_by_servers(sb):
@@ -464,9 +503,13 @@ def test_terminate_by_ids_and_by_servers(sb):
     a_rows = [r for r in cached.values() if (r["accountId"], r["region"]) == (A, "us-east-1")]
     b_rows = [r for r in cached.values() if r["accountId"] == B]
     out = terminate_recovery_instances(recovery_instance_ids=[a_rows[0]["recoveryInstanceID"], "i-0000000000000dead"])
-    assert [e["recoveryInstanceID"] for e in out["terminated"]] == [a_rows[0]["recoveryInstanceID"]]
+    assert [e["recoveryInstanceID"] for e in out["terminating"]] == [a_rows[0]["recoveryInstanceID"]]
     assert out["notInCache"] == ["i-0000000000000dead"]
     out = terminate_recovery_instances(source_server_ids=[r["sourceServerID"] for r in b_rows])
-    assert out["summary"]["terminated"] == len(b_rows) and out["apiCalls"]["TerminateRecoveryInstances"] == 1
+    assert out["summary"]["terminating"] == len(b_rows) and out["apiCalls"]["TerminateRecoveryInstances"] == 1
+    jobs_done("TERMINATE")
+    out = terminate_recovery_instances(source_server_ids=[r["sourceServerID"] for r in b_rows])
+    assert out["summary"]["terminated"] == len(b_rows) and "TerminateRecoveryInstances" not in out["apiCalls"]
+    terminate_recovery_instances(recovery_instance_ids=[a_rows[0]["recoveryInstanceID"]])
     left = rows(sb)
     assert a_rows[0]["sourceServerID"] not in left and not {r["sourceServerID"] for r in b_rows} & set(left)

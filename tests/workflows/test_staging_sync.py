@@ -23,6 +23,7 @@ T1, T2, S1, S2 = "111111111111", "222222222222", "333333333333", "444444444444"
 REGIONS = ["ap-south-1", "eu-west-1", "sa-east-1", "us-east-1", "us-west-2"]
 PARAMS = {"DrsRegions": ",".join(REGIONS)}
 EBS_MESSAGE = "Cannot extend: the staging account encrypts with the default AWS managed EBS key"
+# As in AWS (the fleet defaults), DRS is uninitialized in every region an account does not list.
 FLEET = {
     "seed": 21,
     "accounts": [
@@ -30,9 +31,10 @@ FLEET = {
             "accountId": T1,
             "kind": "target",
             "stagingAccounts": [S1, S2],
-            "regions": {"us-east-1": {"sourceServers": 2, "extendedFrom": {S1: 2}}},
+            # eu-west-1: DRS initialized, nothing there yet (extensions need DRS initialized in the target)
+            "regions": {"us-east-1": {"sourceServers": 2, "extendedFrom": {S1: 2}}, "eu-west-1": {}},
         },
-        {"accountId": T2, "kind": "target", "stagingAccounts": [S1]},
+        {"accountId": T2, "kind": "target", "stagingAccounts": [S1], "regions": {"us-east-1": {}, "eu-west-1": {}}},
         {
             "accountId": S1,
             "kind": "staging",
@@ -81,7 +83,10 @@ def seed_status(sb):
 
 def servers(sb, account, region):
     drs = sb.client("drs", account=account, region=region)
-    return [s for page in drs.get_paginator("describe_source_servers").paginate() for s in page["items"]]
+    try:
+        return [s for page in drs.get_paginator("describe_source_servers").paginate() for s in page["items"]]
+    except drs.exceptions.UninitializedAccountException:
+        return []  # DRS never initialized there: no servers
 
 
 def extended_from(sb, target, region):
@@ -137,7 +142,8 @@ def test_extends_every_trusted_staging_server_once_and_audits_it(sb):
     assert_fully_extended_once(sb)
     # Property 12: one role assumption per work item, none per server or staging account
     assert first["apiCalls"]["AssumeRole"] == first["workItemCount"] == len(EXPECTED_ITEMS)
-    assert first["apiCalls"]["ListExtensibleSourceServers"] == 6  # one per (target, region, trusted account)
+    # one per (target, region, trusted account with servers there: S2 has none in eu-west-1)
+    assert first["apiCalls"]["ListExtensibleSourceServers"] == 5
     # And every extension is audited with its execution
     audit = extension_rows(sb, "audit#")
     assert len(audit) == TO_EXTEND
@@ -152,7 +158,51 @@ def test_extends_every_trusted_staging_server_once_and_audits_it(sb):
     sb.reset_drs_calls()
     second = sb.run_sync("staging")
     assert second["serversExtended"] == 0 and creates(sb) == 0
-    assert second["apiCalls"]["ListExtensibleSourceServers"] == 6
+    assert second["apiCalls"]["ListExtensibleSourceServers"] == 5
+
+
+def aws_like_fleet():
+    """FLEET where T2 never initialized DRS in eu-west-1, although its staging account S1 has servers there."""
+    fleet: dict = copy.deepcopy(FLEET)
+    fleet["accounts"][1]["regions"] = {"us-east-1": {}}
+    return fleet
+
+
+def test_steady_state_lists_only_where_staging_servers_are_on_an_aws_like_estate():
+    with Sandbox(fleet=aws_like_fleet(), parameters=PARAMS) as box:
+        # Given the inventory has run once over every pair (most of them uninitialized)
+        inventory = box.run_sync("inventory")
+        assert (inventory["outcome"], inventory["errorCount"]) == ("complete", 0), inventory["errors"]
+        first = box.run_sync("staging")
+        # When the staging sync runs again, with nothing left to extend
+        steady = box.run_sync("staging")
+        # Then it visits only target regions that are initialized and where a trusted staging account has
+        # servers: one ListExtensibleSourceServers per (target, staging account, region) and one AssumeRole per
+        # work item, and no errors
+        wanted = {(T1, "us-east-1"), (T1, "eu-west-1"), (T2, "us-east-1")}
+        for run in (first, steady):
+            assert {(w["accountId"], w["region"]) for w in run["workItems"]} == wanted
+            assert (run["outcome"], run["errorCount"]) == ("complete", 0), run["errors"]
+        assert steady["apiCalls"] == {"AssumeRole": 3, "ListExtensibleSourceServers": 4}
+        assert first["serversExtended"] == 3 + 2 + 3 + 5
+
+
+def test_a_target_region_never_initialized_is_known_empty_and_waits_for_the_discovery_age():
+    with Sandbox(fleet=aws_like_fleet(), parameters=PARAMS) as box:
+        # Given region status of the staging accounts only (the targets were never scanned)
+        put_status(box, [status_row(S1, r, {"us-east-1": 5, "eu-west-1": 3}.get(r, 0)) for r in REGIONS])
+        put_status(box, [status_row(S2, r, 2 if r == "us-east-1" else 0) for r in REGIONS])
+        first = box.run_sync("staging")
+        # Then T2/eu-west-1, where DRS answers UninitializedAccountException, is no failure
+        assert (T2, "eu-west-1") in {(w["accountId"], w["region"]) for w in first["workItems"]}
+        assert (first["outcome"], first["errorCount"]) == ("complete", 0), first["errors"]
+        assert first["itemsByStatus"] == {"AVAILABLE": 3, "UNINITIALIZED": 1}
+        row = {(r["accountId"], r["region"]): r for r in box.items("region-status")}[(T2, "eu-west-1")]
+        assert (row["status"], row["serverCount"]) == ("UNINITIALIZED", 0)
+        # and the next run leaves it for the discovery age, with one listing call for it fewer
+        second = box.run_sync("staging")
+        assert (T2, "eu-west-1") not in {(w["accountId"], w["region"]) for w in second["workItems"]}
+        assert second["apiCalls"] == {"AssumeRole": 3, "ListExtensibleSourceServers": 4}
 
 
 def test_a_server_added_between_runs_is_extended_on_the_next_run_and_nothing_else(sb):
@@ -340,8 +390,9 @@ def test_direct_invocation_starts_the_staging_sync(sb):
 PROP_FLEET = {
     "seed": 23,
     "accounts": [
-        {"accountId": T1, "kind": "target", "stagingAccounts": [S1, S2]},
-        {"accountId": T2, "kind": "target", "stagingAccounts": [S1]},
+        # DRS initialized in every region of the targets: the properties are about the staging accounts' regions
+        {"accountId": T1, "kind": "target", "stagingAccounts": [S1, S2], "otherRegions": "initialized"},
+        {"accountId": T2, "kind": "target", "stagingAccounts": [S1], "otherRegions": "initialized"},
         {"accountId": S1, "kind": "staging", "regions": {"us-east-1": {"sourceServers": 2}}},
         {"accountId": S2, "kind": "staging", "regions": {"eu-west-1": {"sourceServers": 1}}},
     ],

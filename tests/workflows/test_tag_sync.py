@@ -25,6 +25,7 @@ FLEET = {
         {
             "accountId": A,
             "kind": "target",
+            "allowedDrsAccounts": [B],  # B's servers run on A's EC2
             "regions": {
                 "us-east-1": {"sourceServers": 10, "ec2Backed": 0.7, "disconnected": 1, "tagged": 0.3, "copyTags": 0.5}
             },

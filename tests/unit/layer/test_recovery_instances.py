@@ -43,7 +43,12 @@ from fleet_sync.syncs.recovery_instances.rows import (
     to_cache_row,
 )
 from fleet_sync.syncs.recovery_instances.spec import RecoveryInstancesSyncInput, scoped_plan
-from fleet_sync.syncs.recovery_instances.status import FRESH_MINUTES, clear_status_cache, sync_status_record
+from fleet_sync.syncs.recovery_instances.status import (
+    FRESH_MINUTES,
+    clear_status_cache,
+    get_recovery_instance_sync_status,
+    sync_status_record,
+)
 from fleet_sync.syncs.recovery_instances.store import CacheStore, batch_get_rows
 from fleet_sync.syncs.recovery_instances.terminate import terminate_recovery_instances
 
@@ -397,6 +402,25 @@ def cache(tables, monkeypatch):
     clear_status_cache()
 
 
+def test_the_cache_is_trusted_for_three_intervals_of_the_configured_schedule(cache, monkeypatch):
+    # With a sync every 15 minutes, a row or a full run 20 minutes old is the latest there can be: still fresh.
+    cache_table, state_table = cache
+    monkeypatch.setenv("RECOVERY_INSTANCES_SYNC_RATE_MINUTES", "15")
+    now = datetime.now(UTC)
+    put_rows(cache_table, [1], now - timedelta(minutes=20))
+    put_status(state_table, "complete", now - timedelta(minutes=20))
+    ddb = boto3.resource("dynamodb", region_name="us-east-1")
+    out = check_existing_recovery_instances([sid(1), sid(2)], ddb=ddb, now=now)
+    assert out["instanceCount"] == 1 and out["unknown"] == []
+    status = get_recovery_instance_sync_status(state_table=state_table, now=now)
+    assert status["fresh"] is True and status["freshMinutes"] == 45
+    # ... and stale once three intervals have passed
+    put_rows(cache_table, [1], now - timedelta(minutes=46))
+    assert check_existing_recovery_instances([sid(1)], ddb=ddb, now=now)["unknownReasons"] == {sid(1): "stale"}
+    monkeypatch.setenv("RECOVERY_INSTANCES_SYNC_RATE_MINUTES", "5")
+    assert get_recovery_instance_sync_status(state_table=state_table, now=now)["fresh"] is False
+
+
 def put_rows(cache_table, ids, synced):
     rows = [
         to_cache_row(
@@ -535,7 +559,17 @@ def test_terminate_needs_exactly_one_selector(cache):
 
 def test_terminate_of_an_unknown_execution_is_a_harmless_no_op(cache):
     out = terminate_recovery_instances("no-such-execution", settings=get_settings())
-    assert out["summary"] == {"terminated": 0, "alreadyTerminated": 0, "conflicts": 0, "failed": 0, "notInCache": 0}
+    assert set(out["summary"]) == {
+        "terminated",
+        "terminating",
+        "alreadyTerminated",
+        "conflicts",
+        "failed",
+        "notInCache",
+        "recoveries",
+        "skippedRecoveries",
+    }
+    assert set(out["summary"].values()) == {0}
     assert out["apiCalls"] == {}
 
 

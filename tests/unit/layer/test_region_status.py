@@ -118,6 +118,24 @@ def test_two_accounts_in_one_region_keep_separate_rows(tables):
     assert resolve_active_regions(status, all_regions=ALL, cache_ttl=0).regions == ["us-east-1"]
 
 
+def test_a_known_empty_answer_is_recorded_with_zero_servers_and_a_failure_never_zeroes(tables):
+    (status,) = tables("RegionStatusTable")
+    store = RegionStatusStore(status)
+    store.record("111111111111", "af-south-1", 0, status="NOT_ENABLED", error_code="UnrecognizedClientException")
+    row = store.get("111111111111", "af-south-1")
+    assert row is not None
+    assert (row.status, row.serverCount, row.replicatingCount) == ("NOT_ENABLED", 0, 0)
+    assert (row.errorCode, row.errorMessage) == ("UnrecognizedClientException", None)
+    assert row.known_empty and not row.active and row.lastSuccess == row.lastChecked
+    # a pair that held servers and answers the same with an error message (an anomaly) keeps its count
+    store.record("111111111111", "us-east-1", 7)
+    store.record(
+        "111111111111", "us-east-1", None, "held 7", status="UNINITIALIZED", error_code="UninitializedAccountException"
+    )
+    held = store.get("111111111111", "us-east-1")
+    assert held is not None and (held.status, held.serverCount, held.known_empty) == ("UNINITIALIZED", 7, False)
+
+
 def test_property_6_invalidation_reaches_every_container(tables):
     # Given two containers' worth of cache state sharing the stamp in the sync-state table
     status, state = tables("RegionStatusTable", "SyncStateTable")

@@ -26,11 +26,20 @@ def test_a_lock_left_by_a_run_that_died_is_taken_over(tables):
     assert state.acquire_lock("inventory", A, is_running=lambda arn: True)
 
 
-def test_an_expired_lease_is_taken_without_asking(tables):
+def test_an_expired_lease_of_a_running_holder_is_not_taken_over(tables):
     (table,) = tables("SyncStateTable")
     state = SyncStateStore(table)
     assert state.acquire_lock("inventory", A, is_running=lambda arn: True, now=0)
-    assert state.acquire_lock("inventory", B, is_running=lambda arn: True, now=10**9)
+    asked: list[str] = []
+
+    def running(arn: str) -> bool:
+        asked.append(arn)
+        return True
+
+    assert not state.acquire_lock("inventory", B, is_running=running, now=10**9)
+    assert asked == [A]  # the holder's execution was asked about, not its lease
+    assert (state.lock("inventory") or {}).get("executionArn") == A
+    assert state.acquire_lock("inventory", B, is_running=lambda arn: False, now=10**9)
 
 
 def test_item_results_round_trip_and_summarize(tables):

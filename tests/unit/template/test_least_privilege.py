@@ -348,3 +348,28 @@ def test_the_alarm_key_trusts_only_this_account_and_cloudwatch():
             assert set(s["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
         else:  # the default key policy: the account administers the key through IAM
             assert principal == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+
+
+def _assume_role_statements(cfn: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::IAM::Role"
+        for policy in r["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "sts:AssumeRole" in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    ]
+
+
+@pytest.mark.parametrize("organization", ["", "o-abcdefghij"])
+def test_the_fleet_role_is_assumed_only_inside_the_organization_when_one_is_given(organization):
+    done = stack.translate(ROOT / "template.yaml", {"FleetOrganizationId": organization})
+    statements = _assume_role_statements(done.cfn)
+    assert len(statements) >= 5
+    condition = done.cfn["Conditions"]["HasFleetOrganization"]
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FleetOrganizationId"}, ""]}]}
+    for statement in statements:
+        choice, inside, outside = statement["Condition"]["Fn::If"]
+        assert choice == "HasFleetOrganization" and outside == {"Ref": "AWS::NoValue"}
+        assert inside == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "FleetOrganizationId"}}}
+    assert done.parameters["FleetOrganizationId"] == organization

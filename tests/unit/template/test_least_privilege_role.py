@@ -25,7 +25,12 @@ CODE = ROOT / "functions"
 ROLE_TEMPLATE = ROOT / "templates" / "cross-account-role.yaml"
 SERVICES = ("drs", "ec2")
 # Actions the Service Authorization Reference lists as dependent: the call needs them too.
-DEPENDENT_ACTIONS = {"drs:CreateExtendedSourceServer": {"drs:TagResource"}}  # it tags the new server
+DEPENDENT_ACTIONS = {
+    "drs:CreateExtendedSourceServer": {"drs:TagResource"},  # it tags the new server
+    "drs:TerminateRecoveryInstances": {"ec2:TerminateInstances"},  # its job ends the EC2 instances as the caller
+}
+# Granted only for DRS acting with the role's permissions (aws:ViaAWSService), never for a direct call.
+THROUGH_DRS_ONLY = {"ec2:TerminateInstances": "instance"}
 # Where an action supports resource-level permissions, the role names this account's resources of that type;
 # every other action supports none (Describe*/List*, CreateExtendedSourceServer) and can only name "*".
 RESOURCE_TYPES = {
@@ -34,6 +39,7 @@ RESOURCE_TYPES = {
     "drs:GetLaunchConfiguration": "source-server",
     "drs:UpdateLaunchConfiguration": "source-server",
     "drs:TerminateRecoveryInstances": "recovery-instance",
+    "drs:DescribeJobLogItems": "job",
 }
 NO_RESOURCE_TYPE = {
     "drs:DescribeSourceServers",
@@ -182,7 +188,10 @@ def test_no_wildcard_action():
 
 def test_resources_are_this_accounts_where_the_action_allows_it():
     for action, resources in granted().items():
-        if action in RESOURCE_TYPES:
+        if action in THROUGH_DRS_ONLY:
+            arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:ec2:*:${{AWS::AccountId}}:{THROUGH_DRS_ONLY[action]}/*"}
+            assert resources == [arn], action
+        elif action in RESOURCE_TYPES:
             arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:drs:*:${{AWS::AccountId}}:{RESOURCE_TYPES[action]}/*"}
             assert resources == [arn], action
         else:
@@ -190,14 +199,48 @@ def test_resources_are_this_accounts_where_the_action_allows_it():
             assert resources == ["*"], action
 
 
-def test_the_trust_requires_the_external_id_and_names_the_product_stack():
+def test_ec2_actions_for_drs_jobs_hold_only_through_drs():
+    for s in statements():
+        through_drs = set(listed(s["Action"])) & set(THROUGH_DRS_ONLY)
+        if through_drs:
+            assert set(listed(s["Action"])) == through_drs, "keep through-DRS grants in their own statements"
+            assert s["Condition"] == {"Bool": {"aws:ViaAWSService": "true"}}
+        else:
+            assert "Condition" not in s
+
+
+def test_the_trust_requires_the_external_id_and_names_exactly_the_products_roles():
     [trust] = [s for s in role()["AssumeRolePolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"]
     assert trust["Effect"] == "Allow" and trust["Action"] == "sts:AssumeRole"
     assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProductAccountId}:root"}}
-    assert trust["Condition"]["StringEquals"] == {"sts:ExternalId": {"Ref": "ExternalId"}}
-    assert trust["Condition"]["ArnLike"] == {
-        "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProductAccountId}:role/${ProductStackName}-*"}
+    assert trust["Condition"] == {
+        "StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}, "aws:PrincipalArn": {"Ref": "TrustedRoleArns"}}
     }
+    assert role_template()["Parameters"]["TrustedRoleArns"]["Type"] == "CommaDelimitedList"
+
+
+def test_the_product_names_exactly_the_roles_that_assume_the_fleet_role():
+    product = load_template(ROOT / "template.yaml")
+    assuming = sorted(
+        f"{lid}Role"
+        for lid, res in product["Resources"].items()
+        if res.get("Type") == "AWS::Serverless::Function"
+        and any(
+            st.get("Sid") == "AssumeTheFleetRoleInEachAccount"
+            for policy in res["Properties"].get("Policies", [])
+            if isinstance(policy, dict)
+            for st in policy.get("Statement", [])
+        )
+    )
+    [_, [*listed_roles]] = product["Outputs"]["FleetRoleTrustedRoleArns"]["Value"]["Fn::Join"]
+    assert len(assuming) == 5
+    assert (
+        sorted(
+            r["Fn::GetAtt"][0] if isinstance(r["Fn::GetAtt"], list) else r["Fn::GetAtt"].split(".")[0]
+            for r in listed_roles
+        )
+        == assuming
+    )
 
 
 def test_the_external_id_is_a_required_secret_parameter():
@@ -236,6 +279,4 @@ def test_the_trust_allows_tagging_sessions_with_exactly_the_tags_the_code_passes
     assert tagging["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProductAccountId}:root"}}
     keys = tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
     assert sorted(keys) == sorted([SESSION_TAG_SYNC, SESSION_TAG_EXECUTION])
-    assert tagging["Condition"]["ArnLike"] == {
-        "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProductAccountId}:role/${ProductStackName}-*"}
-    }
+    assert tagging["Condition"]["StringEquals"] == {"aws:PrincipalArn": {"Ref": "TrustedRoleArns"}}

@@ -27,7 +27,7 @@ from fleet_sync.core.settings import Settings
 from fleet_sync.run import tasks
 from fleet_sync.run.registry import SYNCS
 from fleet_sync.run.summary import Summary
-from fleet_sync.syncs.recovery_instances.status import FRESH_MINUTES
+from fleet_sync.syncs.recovery_instances.status import FRESH_MINUTES, MISSED_RUNS
 from sandbox import stack
 
 NAMESPACE = "DRSFleetSync"
@@ -309,8 +309,19 @@ def test_fallbacks_and_throttling_are_alarmed_across_every_sync_per_hour(metric,
     assert alarm["TreatMissingData"] == "notBreaching"  # no run, no fallback
 
 
+def resolved(value: Any, parameters: dict[str, Any]) -> int:
+    """An alarm setting with its Ref to a parameter resolved, as CloudFormation does."""
+    return int(parameters[value["Ref"]]) if isinstance(value, dict) else int(value)
+
+
+def resolved_alarm(alarm: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    fields = ("Period", "EvaluationPeriods", "DatapointsToAlarm")
+    return {**alarm, **{k: resolved(alarm[k], parameters) for k in fields}}
+
+
 def test_the_recovery_instance_cache_alarms_when_stale_for_its_freshness_window():
     [(lid, alarm)] = alarms_on(NAMESPACE, "CompleteRuns").items()
+    alarm = resolved_alarm(alarm, translated().parameters)
     dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
     assert dims["sync"] == "recovery-instances"
     assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1
@@ -380,3 +391,22 @@ def test_the_dashboard_graphs_every_sync_with_a_line_each():
             assert dims == {"service", "sync"} and rest == f'service="{SERVICE}"', metric
         else:  # the stack's state machines, named {stack}-{sync}-sync
             assert (space, dims, metric, rest) == ("AWS/States", {"StateMachineArn"}, "ExecutionsFailed", SERVICE)
+
+
+@pytest.mark.parametrize("rate", ["2", "13", "60"])
+def test_the_recovery_instance_cache_alarm_follows_the_schedule(rate):
+    # the cache is trusted for MISSED_RUNS intervals of the configured rate: the alarm watches that window
+    switch = f"{template_syncs()['recovery-instances']}SyncRateMinutes"
+    done = stack.translate(ROOT / "template.yaml", {switch: rate})
+    cfn = done.cfn
+    [alarm] = [
+        r["Properties"]
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "CompleteRuns"
+    ]
+    alarm = resolved_alarm(alarm, done.parameters)
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == MISSED_RUNS * int(rate) * 60
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]  # no complete run in any period of the window
+    functions = [r["Properties"] for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    rates = [f["Environment"]["Variables"]["RECOVERY_INSTANCES_SYNC_RATE_MINUTES"] for f in functions]
+    assert rates and all(r == {"Ref": switch} for r in rates)  # the layer reads the same parameter

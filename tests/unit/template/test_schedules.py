@@ -154,8 +154,8 @@ def test_samconfig_deploys_a_working_stack_with_every_schedule_on():
 
 
 def test_the_recovery_instance_cache_freshness_assumes_the_default_schedule(translated):
-    from fleet_sync.syncs.recovery_instances.status import FRESH_MINUTES, SCHEDULE_MINUTES
+    from fleet_sync.syncs.recovery_instances.status import FRESH_MINUTES, MISSED_RUNS, SCHEDULE_MINUTES
 
     rate = f"{template_syncs()['recovery-instances']}SyncRateMinutes"
     assert translated.sam["Parameters"][rate]["Default"] == SCHEDULE_MINUTES
-    assert FRESH_MINUTES == 3 * SCHEDULE_MINUTES  # three missed runs before the cache stops being trusted
+    assert FRESH_MINUTES == MISSED_RUNS * SCHEDULE_MINUTES  # three missed runs before the cache stops being trusted

@@ -61,3 +61,13 @@ def test_every_asl_file_belongs_to_a_state_machine():
     }
     files = {p.resolve() for p in (ROOT / "statemachines").glob("*.asl.json")}
     assert sorted(str(p.relative_to(ROOT)) for p in files - used) == []
+
+
+@pytest.mark.parametrize("lid", [lid for name, lid in MACHINES if name == "product"])
+def test_every_sync_times_out_before_its_lock_lease(deployments, lid):
+    # A run still RUNNING keeps its lock whatever its age: only a timeout below the lease bounds its hold.
+    from fleet_sync.run.sync_state import LOCK_LEASE_SECONDS, RUN_TIMEOUT_SECONDS
+
+    definition = json.loads(deployments["product"].resources[lid].attributes["Definition"])
+    assert definition.get("TimeoutSeconds") == RUN_TIMEOUT_SECONDS
+    assert RUN_TIMEOUT_SECONDS < LOCK_LEASE_SECONDS

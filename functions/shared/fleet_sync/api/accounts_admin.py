@@ -1,5 +1,5 @@
 """Managing the accounts table: add, change and remove target accounts, add and remove a target's staging
-accounts. Only the data-management function calls this module (the syncs only read the table).
+accounts. Only the manage function (the API's write routes) calls this module (the syncs only read the table).
 
 Rows (docs/design.md): one per account, key `accountId`; `kind` target or staging; `name`, `roleArn`,
 `externalId`, `enabled`; targets also `stagingAccounts`, the ids of the staging accounts they trust. A staging
@@ -47,14 +47,30 @@ def _kind_is(kind: str) -> dict[str, Any]:
     }
 
 
-def _delete_staging_row(store: AccountsStore, staging_id: str) -> dict[str, Any]:
+def _revision(store: AccountsStore, account_id: str) -> int | None:
+    """A staging row's revision: every add to a target's list bumps it (None: no row, or never bumped)."""
+    item = store.table.get_item(Key={"accountId": account_id}, ConsistentRead=True).get("Item") or {}
+    return int(item["rev"]) if "rev" in item else None
+
+
+def _delete_staging_row(store: AccountsStore, staging_id: str, rev: int | None) -> dict[str, Any]:
+    """Delete a staging row only as it was when we found no other target listing it: had a target added
+    it meanwhile, its revision moved and the transaction is cancelled (re-checked, not a stale decision)."""
+    same = "attribute_not_exists(#rev)" if rev is None else "#rev = :rev"
     return store.change(
         "Delete",
         staging_id,
-        ConditionExpression="attribute_not_exists(accountId) OR #kind = :staging",
-        ExpressionAttributeNames={"#kind": "kind"},
-        ExpressionAttributeValues={":staging": "staging"},
+        ConditionExpression=f"(attribute_not_exists(accountId) OR #kind = :staging) AND {same}",
+        ExpressionAttributeNames={"#kind": "kind", "#rev": "rev"},
+        ExpressionAttributeValues={":staging": "staging", **({} if rev is None else {":rev": rev})},
     )
+
+
+class _Raced(Exception):
+    """A staging row changed between our reads and our transaction: read again and decide again."""
+
+
+RACE_ATTEMPTS = 3
 
 
 # ------------------------------------------------------------------ targets
@@ -115,27 +131,47 @@ def update_account(
 
 
 def _other_targets(store: AccountsStore, account_id: str) -> list[AccountRecord]:
-    return [t for t in list_targets(store) if t.accountId != account_id]
+    return [
+        t for t in store.all(include_disabled=True, consistent=True) if t.kind == "target" and t.accountId != account_id
+    ]
 
 
-def remove_target(store: AccountsStore, account_id: str) -> dict[str, Any]:
-    """Remove a target and the staging accounts no other target lists. Returns what was removed."""
-    target = get_target(store, account_id)
-    still_used = {s for t in _other_targets(store, account_id) for s in t.stagingAccounts}
-    orphans = sorted(set(target.stagingAccounts) - still_used)
-    first = MAX_TRANSACTION - 1
-    changes = [store.change("Delete", account_id, **_kind_is("target"))]
-    changes += [_delete_staging_row(store, staging) for staging in orphans[:first]]
+def _transact(store: AccountsStore, changes: list[dict[str, Any]], conflict: str) -> None:
+    """One transaction; a staging row that moved raises _Raced, any other failed condition AccountConflict."""
     try:
         store.transact(changes)
     except ClientError as exc:
         if not _conditional(exc):
             raise
-        raise AccountConflict(f"target {account_id} changed while it was being removed; try again") from None
-    # A transaction holds at most 100 items: a target with more orphans loses the rest one by one after.
+        if any(r == "ConditionalCheckFailed" for r in _reasons(exc)[1:]):
+            raise _Raced from None
+        raise AccountConflict(conflict) from None
+
+
+def remove_target(store: AccountsStore, account_id: str) -> dict[str, Any]:
+    """Remove a target and the staging accounts no other target lists. Returns what was removed."""
+    for _ in range(RACE_ATTEMPTS):
+        try:
+            return _remove_target(store, account_id)
+        except _Raced:
+            continue
+    raise AccountConflict(f"the staging accounts of {account_id} kept changing while it was removed; try again")
+
+
+def _remove_target(store: AccountsStore, account_id: str) -> dict[str, Any]:
+    target = get_target(store, account_id)
+    revs = {s: _revision(store, s) for s in target.stagingAccounts}  # read before the other targets' lists
+    still_used = {s for t in _other_targets(store, account_id) for s in t.stagingAccounts}
+    orphans = sorted(set(target.stagingAccounts) - still_used)
+    first = MAX_TRANSACTION - 1
+    changes = [store.change("Delete", account_id, **_kind_is("target"))]
+    changes += [_delete_staging_row(store, staging, revs[staging]) for staging in orphans[:first]]
+    _transact(store, changes, f"target {account_id} changed while it was being removed; try again")
+    # A transaction holds at most 100 items: a target with more orphans loses the rest one by one after
+    # (each only if no target added it meanwhile).
     for staging in orphans[first:]:
         try:
-            store.transact([_delete_staging_row(store, staging)])
+            store.transact([_delete_staging_row(store, staging, revs[staging])])
         except ClientError as exc:
             if not _conditional(exc):
                 raise
@@ -163,10 +199,11 @@ def _staging_upsert(store: AccountsStore, staging_id: str, given: dict[str, Any]
         "Update",
         staging_id,
         UpdateExpression="SET "
-        + ", ".join([*(f"#{k} = :{k}" for k in sorted(sets)), "#enabled = if_not_exists(#enabled, :true)"]),
+        + ", ".join([*(f"#{k} = :{k}" for k in sorted(sets)), "#enabled = if_not_exists(#enabled, :true)"])
+        + " ADD #rev :one",  # a remover that decided from an older revision cannot delete the row
         ConditionExpression="attribute_not_exists(accountId) OR #kind = :kind",
-        ExpressionAttributeNames={f"#{k}": k for k in [*sets, "enabled"]},
-        ExpressionAttributeValues={**{f":{k}": v for k, v in sets.items()}, ":true": True},
+        ExpressionAttributeNames={f"#{k}": k for k in [*sets, "enabled", "rev"]},
+        ExpressionAttributeValues={**{f":{k}": v for k, v in sets.items()}, ":true": True, ":one": 1},
     )
 
 
@@ -206,7 +243,17 @@ def add_staging(store: AccountsStore, target_id: str, fields: dict[str, Any]) ->
 
 def remove_staging(store: AccountsStore, target_id: str, staging_id: str) -> dict[str, Any]:
     """Take a staging account off the target's list; its row goes too when no other target lists it."""
+    for _ in range(RACE_ATTEMPTS):
+        try:
+            return _remove_staging(store, target_id, staging_id)
+        except _Raced:
+            continue
+    raise AccountConflict(f"staging account {staging_id} kept changing while it was removed; try again")
+
+
+def _remove_staging(store: AccountsStore, target_id: str, staging_id: str) -> dict[str, Any]:
     target = get_target(store, target_id)
+    rev = _revision(store, staging_id)
     if staging_id not in target.stagingAccounts:
         raise AccountNotFound(f"{staging_id} is not a staging account of target {target_id}")
     index = target.stagingAccounts.index(staging_id)
@@ -222,13 +269,8 @@ def remove_staging(store: AccountsStore, target_id: str, staging_id: str) -> dic
         )
     ]
     if not elsewhere:
-        changes.append(_delete_staging_row(store, staging_id))
-    try:
-        store.transact(changes)
-    except ClientError as exc:
-        if not _conditional(exc):
-            raise
-        raise AccountConflict(f"target {target_id} changed while the staging account was removed; try again") from None
+        changes.append(_delete_staging_row(store, staging_id, rev))
+    _transact(store, changes, f"target {target_id} changed while the staging account was removed; try again")
     logger.info(
         "staging account removed",
         extra={"targetAccountId": target_id, "stagingAccountId": staging_id, "rowRemoved": not elsewhere},

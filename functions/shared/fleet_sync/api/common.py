@@ -21,8 +21,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError, Servic
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from botocore.exceptions import ClientError
 
+from ..core.ids import ACCOUNT_ID, REGION, SOURCE_SERVER_ID
 from ..core.observability import logger, metrics
-from .models import ErrorResponse
+from .models import REGION_LIST, SOURCE_SERVER_LIST, ErrorResponse
 
 THROTTLING = {"ThrottlingException", "Throttling", "TooManyRequestsException", "ProvisionedThroughputExceededException"}
 NOT_FOUND_CODES = {"ExecutionDoesNotExist", "StateMachineDoesNotExist"}
@@ -49,6 +50,17 @@ ERROR_DESCRIPTIONS = {
     400: "a parameter or body field is not valid: `errors` names each field and the reason",
     404: "the thing the path names does not exist",
     409: "the change contradicts the accounts table",
+    415: "the body is not JSON: send Content-Type application/json",
+}
+# Methods whose body the routes read: any Content-Type but JSON is refused with 415 before routing.
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+# What a pattern means, said in words: pydantic's reason for a mismatch is the raw regex.
+PATTERN_WORDS = {
+    ACCOUNT_ID: "a 12-digit AWS account id",
+    REGION: "an AWS region name such as us-east-1",
+    SOURCE_SERVER_ID: "a DRS source server id (s- and 17 letters or digits)",
+    REGION_LIST: "a list of AWS region names such as us-east-1,eu-west-1",
+    SOURCE_SERVER_LIST: "a list of DRS source server ids (s- and 17 letters or digits each)",
 }
 
 
@@ -76,7 +88,7 @@ class ApiValidationError(Exception):
             {
                 "field": ".".join(str(p) for p in e.get("loc", ())) or location,
                 "in": location,
-                "reason": _reason(e["msg"]),
+                "reason": _pattern_reason(dict(e)) or _reason(e["msg"]),
             }
             for e in exc.errors()
         ]
@@ -122,6 +134,14 @@ def _reason(message: str) -> str:
     return re.sub(r"^(Value|Assertion) error, ", "", message)
 
 
+def _pattern_reason(err: dict[str, Any]) -> str | None:
+    """A pattern mismatch in words, naming the value (None when the pattern has no words here)."""
+    if err.get("type") != "string_pattern_mismatch":
+        return None
+    words = PATTERN_WORDS.get(str((err.get("ctx") or {}).get("pattern", "")))
+    return f"{err.get('input')!r} is not {words}" if words else None
+
+
 def field_errors(errors: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
     """Pydantic errors of a request as `{field, in, reason}`: `in` is path, query, body or header."""
     out = []
@@ -132,13 +152,15 @@ def field_errors(errors: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
         if err.get("type") == "json_invalid":
             out.append({"field": "body", "in": "body", "reason": "the body is not valid JSON"})
             continue
-        out.append({"field": ".".join(rest) or where, "in": where, "reason": _reason(str(err.get("msg", "")))})
+        reason = _pattern_reason(err) or _reason(str(err.get("msg", "")))
+        out.append({"field": ".".join(rest) or where, "in": where, "reason": reason})
     return out
 
 
 def make_resolver() -> APIGatewayRestResolver:
     """A REST resolver with pydantic validation whose every error is the JSON error shape above."""
     app = APIGatewayRestResolver(enable_validation=True, serializer=dumps)
+    app.use(middlewares=[_reject_unknown_query])
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid(exc: RequestValidationError) -> Response[Any]:
@@ -168,6 +190,20 @@ def make_resolver() -> APIGatewayRestResolver:
         return unexpected_error(exc, app.lambda_context.aws_request_id if app.lambda_context else None)
 
     return app
+
+
+def _reject_unknown_query(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
+    """A query parameter the route does not declare is a 400 naming it: a typo must not widen the answer."""
+    event = app.current_event
+    given = set(event.multi_value_query_string_parameters or {}) | set(event.query_string_parameters or {})
+    route = app.context.get("_route")
+    declared = {p.alias for p in route.dependant.query_params} if route is not None else set()
+    unknown = sorted(given - declared)
+    if unknown:
+        takes = f"this route takes {', '.join(sorted(declared))}" if declared else "this route takes none"
+        reason = f"not a query parameter of {event.http_method} {route.path if route else event.path}; {takes}"
+        raise ApiValidationError("", "", errors=[{"field": n, "in": "query", "reason": reason} for n in unknown])
+    return next_middleware(app)  # type: ignore[no-any-return]
 
 
 def unexpected_error(exc: Exception, request_id: str | None) -> Response[Any]:
@@ -214,7 +250,8 @@ def known_regions(
         return None
     unknown = sorted(set(regions) - set(allowed))
     if unknown:
-        raise ApiValidationError(field, f"not a DRS region this stack considers: {', '.join(unknown[:5])}", location)
+        reason = f"not a DRS region this stack considers: {', '.join(unknown[:5])}; valid: {', '.join(sorted(allowed))}"
+        raise ApiValidationError(field, reason, location)
     return regions
 
 
@@ -251,18 +288,75 @@ def _undecodable_body(event: dict[str, Any]) -> bool:
     return False
 
 
+def _header(event: dict[str, Any], name: str) -> str | None:
+    """A request header (names are case-insensitive), from headers or multiValueHeaders."""
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if key.lower() == name and values:
+            return str(values[-1])
+    return None
+
+
+def media_type(content_type: str) -> str:
+    """`text/plain; charset=UTF-8` -> `text/plain`: media types compare case-insensitively, without parameters."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_json_media_type(value: str) -> bool:
+    return value == "application/json" or (value.startswith("application/") and value.endswith("+json"))
+
+
+def _unsupported_media_type(event: dict[str, Any]) -> str | None:
+    """The Content-Type of a body route that is not JSON, else None; a JSON one is normalized in the event
+    (the resolver parses only a lowercase `application/json`)."""
+    if str(event.get("httpMethod", "")).upper() not in BODY_METHODS:
+        return None
+    given = _header(event, "content-type")
+    if given is None:
+        return None
+    if not is_json_media_type(media_type(given)):
+        return given
+    for key in ("headers", "multiValueHeaders"):
+        block = event.get(key) or {}
+        for name in [n for n in block if n.lower() == "content-type"]:
+            block[name] = ["application/json"] if key == "multiValueHeaders" else "application/json"
+    return None
+
+
+def _validation_body(errors: list[dict[str, str]]) -> dict[str, Any]:
+    return {"error": "ValidationError", "message": "the request is not valid", "errors": errors}
+
+
+def _raw_error(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    headers = {"Content-Type": content_types.APPLICATION_JSON}
+    return {"statusCode": status, "headers": headers, "body": dumps(body), "isBase64Encoded": False}
+
+
+def _refused_before_routing(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer to a body the resolver cannot take (not JSON, JSON null, not UTF-8), else None."""
+    unsupported = _unsupported_media_type(event)
+    if unsupported is not None:
+        logger.info("request rejected", extra={"contentType": unsupported})
+        message = f"Content-Type {unsupported} is not supported: send the body as application/json"
+        return _raw_error(415, {"error": "UnsupportedMediaType", "message": message})
+    if str(event.get("httpMethod", "")).upper() in BODY_METHODS and str(event.get("body") or "").strip() == "null":
+        reason = "the body is JSON null: send an object, or no body at all"
+        return _raw_error(400, _validation_body([{"field": "body", "in": "body", "reason": reason}]))
+    if _undecodable_body(event):
+        reason = "the body is not UTF-8 text"
+        return _raw_error(400, _validation_body([{"field": "body", "in": "body", "reason": reason}]))
+    return None
+
+
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route one API Gateway event; every request is counted (ApiRequests)."""
     request_id = (event.get("requestContext") or {}).get("requestId")
     if request_id:
         logger.set_correlation_id(request_id)
     metrics.add_metric(name="ApiRequests", unit="Count", value=1)
-    if _undecodable_body(event):
-        body = {
-            "error": "ValidationError",
-            "message": "the request is not valid",
-            "errors": [{"field": "body", "in": "body", "reason": "the body is not UTF-8 text"}],
-        }
-        headers = {"Content-Type": content_types.APPLICATION_JSON}
-        return {"statusCode": 400, "headers": headers, "body": dumps(body), "isBase64Encoded": False}
+    refused = _refused_before_routing(event)
+    if refused is not None:
+        return refused
     return app.resolve(event, context)

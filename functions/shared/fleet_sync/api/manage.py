@@ -23,7 +23,7 @@ from ..run.registry import sync_spec
 from ..run.start import start_sync
 from ..syncs.inventory.refresh import query_inventory
 from ..syncs.recovery_instances.terminate import terminate_recovery_instances
-from . import accounts_admin
+from . import accounts_admin, preflight
 from .account_rows import with_rows_removed
 from .common import ApiValidationError, error_response, json_response, known_regions, make_resolver, responses
 from .models import (
@@ -75,6 +75,7 @@ def _started(sync: str, sync_input: dict[str, Any], settings: Settings) -> Respo
     _check_regions(sync_input.get("regions"), settings)
     if sync_input.get("region") is not None:
         _check_regions([sync_input["region"]], settings, field="region")
+    preflight.check_can_start(sync, sync_input, settings)
     started = start_sync(sync, sync_input, settings)
     name = started["executionArn"].rsplit(":", 1)[-1]
     location = f"/syncs/{sync}/executions/{name}"
@@ -196,8 +197,8 @@ def post_inventory_refresh(
     "/recovery-instances/terminate",
     operation_id="terminateRecoveryInstances",
     tags=["recovery-instances"],
-    summary="Terminate recovery instances (by execution, ids or source servers) and drop their cache rows",
-    responses=responses(200, "what was terminated, already gone, in conflict or failed", 400),
+    summary="Terminate recovery instances (by execution, ids or source servers); rows go when DRS's job did",
+    responses=responses(200, "what was terminated, is terminating, already gone, in conflict or failed", 400),
 )
 def post_terminate(request: Annotated[TerminateRequest, Body()]) -> dict[str, Any]:
     settings = _settings()
@@ -210,6 +211,7 @@ def post_terminate(request: Annotated[TerminateRequest, Body()]) -> dict[str, An
         recovery_instance_ids=request.recoveryInstanceIDs,
         source_server_ids=request.sourceServerIDs,
         pairs=pairs,
+        include_recoveries=request.includeRecoveries,
         settings=settings,
     )
 
@@ -308,9 +310,7 @@ def get_staging(accountId: TargetId) -> dict[str, Any]:
     settings = _settings()
     rows = accounts_admin.list_staging(_accounts(settings), accountId)
     for row in rows:
-        row["effectiveRoleArn"] = row.get("roleArn") or f"arn:aws:iam::{row['accountId']}:role/" + (
-            settings.cross_account_role_name
-        )
+        row["effectiveRoleArn"] = AccountRecord.model_validate(row).role_arn(settings.cross_account_role_name)
     return {"targetAccountId": accountId, "stagingAccounts": rows, "count": len(rows)}
 
 

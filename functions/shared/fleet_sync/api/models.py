@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from ..core.ids import ACCOUNT_ID, RECOVERY_INSTANCE_ID, REGION, SOURCE_SERVER_ID
 from ..syncs.recovery_instances.spec import MAX_SCOPED_SERVERS
@@ -27,6 +27,7 @@ ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$"
 PAGE_CURSOR = r"^[0-9A-Za-z_=-]{1,4096}$"  # our nextToken: base64url
 SFN_CURSOR = r"^[!-~]{1,3096}$"  # Step Functions' own nextToken (printable ASCII), passed through
 
+NO_ACCOUNT = "000000000000"  # matches the 12-digit pattern; no AWS account has it
 MAX_REGIONS = 40  # more than the 34 commercial DRS regions
 MAX_ACCOUNTS = 1000
 MAX_CHECK_IDS = 200  # ids per GET /recovery-instances (they travel in the URL)
@@ -136,6 +137,10 @@ class TerminateRequest(Strict):
         max_length=MAX_ACCOUNTS,
         description="with recoveryInstanceIDs only: the (account, region) pairs to look in",
     )
+    includeRecoveries: bool = Field(
+        default=False,
+        description="with sourceExecutionId: also terminate instances of real recoveries (not drills)",
+    )
 
     @model_validator(mode="after")
     def _one_selector(self) -> TerminateRequest:
@@ -149,6 +154,8 @@ class TerminateRequest(Strict):
             )
         if self.pairs is not None and self.recoveryInstanceIDs is None:
             raise ValueError("pairs narrows recoveryInstanceIDs only")
+        if self.includeRecoveries and self.sourceExecutionId is None:
+            raise ValueError("includeRecoveries goes with sourceExecutionId only")
         return self
 
 
@@ -166,6 +173,13 @@ class AccountFields(Strict):
 
 class NewAccount(AccountFields):
     accountId: AccountId
+
+    @field_validator("accountId")
+    @classmethod
+    def _real_account(cls, value: str) -> str:
+        if value == NO_ACCOUNT:
+            raise ValueError(f"{value} is not an AWS account: IAM has no account with that id")
+        return value
 
     @model_validator(mode="after")
     def _role_in_account(self) -> NewAccount:

@@ -32,6 +32,10 @@ See docs/api.md."""
 FORBIDDEN = {
     "description": "API Gateway: the request is not signed with SigV4, or the caller may not invoke this route",
 }
+UNSUPPORTED_MEDIA_TYPE = {
+    "description": "the body is not JSON: any Content-Type but application/json (any case, any parameters)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+}
 SERVER_ERROR = {
     "description": "unexpected failure (logged with its requestId); 503 when AWS throttled the request",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
@@ -56,6 +60,8 @@ def build_openapi() -> dict[str, Any]:
                     raise ValueError(f"{method.upper()} {path} is routed by both resolvers")
                 operation["responses"].pop("422", None)
                 operation["responses"]["403"] = FORBIDDEN
+                if method in ("post", "put", "patch"):
+                    operation["responses"]["415"] = UNSUPPORTED_MEDIA_TYPE
                 operation["responses"]["500"] = SERVER_ERROR
                 operation["x-fleet-sync-function"] = function
                 tags.update(operation.get("tags", []))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..core.errors import InvalidSyncInput
 from ..core.settings import Settings
@@ -50,13 +50,21 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-def dispatch(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def dispatch(event: Any, settings: Settings) -> dict[str, Any]:
+    known = ", ".join(sorted(OPERATIONS))
     if isinstance(event, dict) and "operation" not in event and {"httpMethod", "requestContext"} <= set(event):
         raise InvalidOperation(
-            "an API Gateway request sent by direct invocation: API routes are served only through the stack's API"
+            "an API Gateway request sent by direct invocation: API routes are served only through the stack's API; "
+            f"operations: {known}"
         )
-    call = DirectInvocation.model_validate(event)
+    try:
+        call = DirectInvocation.model_validate(event)
+    except ValidationError:
+        shape = type(event).__name__ if not isinstance(event, dict) else "an object without a valid operation"
+        raise InvalidOperation(
+            f'a direct invocation is {{"operation": NAME, ...}}, got {shape}; known: {known}'
+        ) from None
     op = OPERATIONS.get(call.operation)
     if op is None:
-        raise InvalidOperation(f"unknown operation {call.operation!r}; known: {sorted(OPERATIONS)}")
+        raise InvalidOperation(f"unknown operation {call.operation!r}; known: {known}")
     return op(event, settings)

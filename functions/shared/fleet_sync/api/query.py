@@ -150,13 +150,16 @@ def _inventory(
     if not cursor.regions:  # no active region: nothing to read
         page_servers, token, queries = [], None, 0
     else:
-        page = read_page(
-            aws.dynamodb().Table(settings.inventory_table),
-            filters,
-            limit=limit,
-            cursor=cursor,
-            requested_regions=requested,
-        )
+        try:
+            page = read_page(
+                aws.dynamodb().Table(settings.inventory_table),
+                filters,
+                limit=limit,
+                cursor=cursor,
+                requested_regions=requested,
+            )
+        except InvalidPageToken as exc:
+            raise ApiValidationError("nextToken", str(exc)) from None
         page_servers, token, queries = page.servers, page.next_token, page.queries
     accounts = [accountId] if accountId else None
     return {

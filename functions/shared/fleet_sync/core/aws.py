@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -102,6 +103,14 @@ def _new_client(service: str, region: str | None, creds: dict[str, str]) -> Any:
         made = _session().client(service, region_name=region, config=config, **creds)
         _warmed.add(service)
         return made
+
+
+def partition(region: str | None = None) -> str:
+    """The partition ARNs are written in (aws, aws-cn, aws-us-gov, ...): the region's, by default the
+    function's own region (Lambda sets AWS_REGION). Never assume `aws`."""
+    name = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    with _shared_lock:
+        return str(_session().get_partition_for_region(name))
 
 
 def dynamodb() -> Any:

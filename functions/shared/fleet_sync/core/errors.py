@@ -24,3 +24,18 @@ class AccountDisabled(AccountNotRegistered):
 class ServerNotInExecution(FleetSyncError):
     """A scoped recovery-instance run named servers whose recovery instances no job of its execution launched
     (by the DRS job's tags or the execution-history table); nothing was written."""
+
+
+class PairHoldsRows(FleetSyncError):
+    """DRS answers that a pair is empty (not initialized, region not enabled) while the product holds rows of
+    it: an anomaly, reported as the item's error. The rows are kept."""
+
+    def __init__(self, code: str, message: str, rows: int) -> None:
+        super().__init__(f"{code}: {message} ({rows} rows of this pair are held and kept)")
+        self.code = code
+        self.rows = rows
+
+
+class OriginNotTrusted(FleetSyncError):
+    """A server names an origin account whose EC2 its DRS account may not read: not registered, disabled, or
+    not listing that DRS account in its `allowedDrsAccounts`. Its EC2 is never read for that server."""

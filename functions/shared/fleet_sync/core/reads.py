@@ -11,7 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws import Credentials
+from .aws import Credentials, error_code
+from .errors import OriginNotTrusted
 from .observability import logger
 
 PAGE_SIZE = 1000
@@ -86,6 +87,21 @@ def describe_instances(ec2: Any, instance_ids: Iterable[str]) -> dict[str, dict[
     return found
 
 
+# What the inventory keeps of a server's EC2 instance (ec2_details' keys): kept as last known when a read fails.
+EC2_FIELDS = (
+    "ec2InstanceType",
+    "ec2InstanceState",
+    "privateIp",
+    "publicIp",
+    "vpcId",
+    "subnetId",
+    "securityGroupIds",
+    "availabilityZone",
+    "instanceProfileArn",
+    "ec2Tags",
+)
+
+
 def ec2_details(inst: dict[str, Any]) -> dict[str, Any]:
     """What the inventory keeps of a source machine's EC2 instance."""
     tags = {t["Key"]: t["Value"] for t in inst.get("Tags", []) or []}
@@ -116,6 +132,57 @@ def aws_instance_id(server: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
+Origin = tuple[str, str]  # (account, region) of EC2 instances
+
+
+@dataclass
+class Ec2Reads:
+    """What reading the servers' EC2 instances gave: details by instance id, the origins whose read failed
+    (their servers keep their last known details) and the origins not trusted (never read)."""
+
+    details: dict[str, dict[str, Any]]
+    failed: dict[Origin, ClientError]
+    untrusted: set[Origin]
+
+    def unread(self, server: dict[str, Any], account_id: str, region: str) -> bool:
+        """The server's EC2 could not be read this time (its last known details stand)."""
+        return bool(aws_instance_id(server)) and origin_of(server, account_id, region) in self.failed
+
+
+def read_ec2(
+    servers: list[dict[str, Any]], account_id: str, region: str, *, access: Access, warnings: list[str]
+) -> Ec2Reads:
+    """EC2 details of the servers' instances, one batched DescribeInstances per origin (account, region).
+    An origin that cannot be read, or may not be read by this DRS account, costs only its details, with a
+    warning naming it."""
+    by_origin: dict[Origin, set[str]] = defaultdict(set)
+    for s in servers:
+        iid = aws_instance_id(s)
+        if iid:
+            by_origin[origin_of(s, account_id, region)].add(iid)
+    reads = Ec2Reads({}, {}, set())
+    for (origin_account, origin_region), ids in sorted(by_origin.items()):
+        origin = (origin_account, origin_region)
+        try:
+            ec2 = access.client("ec2", credentials=access.in_account(origin_account, account_id), region=origin_region)
+            for iid, inst in describe_instances(ec2, ids).items():
+                reads.details[iid] = ec2_details(inst)
+        except OriginNotTrusted as exc:
+            reads.untrusted.add(origin)
+            _skipped(warnings, origin, "OriginNotTrusted", str(exc))
+        except ClientError as exc:
+            reads.failed[origin] = exc
+            _skipped(warnings, origin, error_code(exc), "last known EC2 details kept")
+    return reads
+
+
+def _skipped(warnings: list[str], origin: Origin, code: str, detail: str) -> None:
+    warnings.append(f"EC2 details unavailable for {origin[0]}/{origin[1]}: {code}: {detail}")
+    logger.warning(
+        "EC2 enrichment skipped", extra={"originAccount": origin[0], "originRegion": origin[1], "error": code}
+    )
+
+
 def enrich_with_ec2(
     servers: list[dict[str, Any]],
     account_id: str,
@@ -124,24 +191,5 @@ def enrich_with_ec2(
     access: Access,
     warnings: list[str],
 ) -> dict[str, dict[str, Any]]:
-    """EC2 details of the servers' instances, one batched DescribeInstances per origin (account, region).
-    An origin that cannot be read costs only its details, with a warning."""
-    by_origin: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for s in servers:
-        iid = aws_instance_id(s)
-        if iid:
-            by_origin[origin_of(s, account_id, region)].add(iid)
-    details: dict[str, dict[str, Any]] = {}
-    for (origin_account, origin_region), ids in sorted(by_origin.items()):
-        try:
-            ec2 = access.client("ec2", credentials=access.in_account(origin_account, account_id), region=origin_region)
-            for iid, inst in describe_instances(ec2, ids).items():
-                details[iid] = ec2_details(inst)
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            warnings.append(f"EC2 details unavailable for {origin_account}/{origin_region}: {code}")
-            logger.warning(
-                "EC2 enrichment skipped",
-                extra={"originAccount": origin_account, "originRegion": origin_region, "error": code},
-            )
-    return details
+    """EC2 details of the servers' instances by instance id (see `read_ec2`)."""
+    return read_ec2(servers, account_id, region, access=access, warnings=warnings).details

@@ -1,7 +1,9 @@
 """DRS regions and the status vocabulary of one (account, region).
 
 A failed scan of a pair is recorded with the status its error code means; throttling is the one status the
-state machine retries.
+state machine retries. Two statuses are answers, not failures: in most regions of most accounts DRS was never
+initialized (UNINITIALIZED), and an opt-in region the account has not enabled rejects every call
+(NOT_ENABLED). Such a pair is known to be empty: every sync records it with 0 servers and no error.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ ACCESS_DENIED = "ACCESS_DENIED"
 THROTTLED = "THROTTLED"
 ERROR = "ERROR"
 STATUSES = (AVAILABLE, UNINITIALIZED, NOT_ENABLED, ACCESS_DENIED, THROTTLED, ERROR)
+KNOWN_EMPTY = (UNINITIALIZED, NOT_ENABLED)
+# What DRS answers in a pair that holds nothing. The other NOT_ENABLED codes come from STS and EC2: from them
+# they say nothing about the DRS pair, so they stay failures.
+_KNOWN_EMPTY_CODES = frozenset({"UninitializedAccountException", "UnrecognizedClientException"})
 
 _STATUS_BY_ERROR = {
     "UninitializedAccountException": UNINITIALIZED,
@@ -43,6 +49,11 @@ def status_for_error(code: str) -> str:
 
 def is_throttling(code: str) -> bool:
     return status_for_error(code) == THROTTLED
+
+
+def is_known_empty(code: str) -> bool:
+    """Whether DRS's answer means the pair holds nothing: not initialized there, or the region not enabled."""
+    return code in _KNOWN_EMPTY_CODES
 
 
 @lru_cache(maxsize=1)

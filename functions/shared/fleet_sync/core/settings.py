@@ -37,6 +37,7 @@ class Settings(BaseModel):
     discovery_age_hours: float = Field(alias="DISCOVERY_AGE_HOURS", default=6, gt=0)
     region_cache_ttl_seconds: int = Field(alias="REGION_CACHE_TTL_SECONDS", default=60, ge=0)
     inventory_fresh_minutes: int = Field(alias="INVENTORY_FRESH_MINUTES", default=15, gt=0)
+    recovery_instances_sync_rate_minutes: int = Field(alias="RECOVERY_INSTANCES_SYNC_RATE_MINUTES", default=5, gt=0)
     cross_account_role_name: str = Field(alias="CROSS_ACCOUNT_ROLE_NAME", default="DrsFleetSyncRole")
 
     def table_name(self, table: Table) -> str:

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.aws import ApiCallCounter, Credentials, assume_role
-from ..core.errors import AccountDisabled
+from ..core.aws import ApiCallCounter, Credentials, assume_role, partition
+from ..core.errors import AccountDisabled, OriginNotTrusted
 from ..core.ids import ACCOUNT_ID
 from ..core.observability import logger
 from ..core.tables import ACCOUNTS, scan_all
@@ -29,9 +29,12 @@ class AccountRecord(BaseModel):
     externalId: str | None = None
     stagingAccounts: list[str] = Field(default_factory=list)
     enabled: bool = True
+    # The DRS accounts whose source servers may name this account as their EC2 origin (and so have the hub
+    # read this account's instances and tags for them). None but itself by default.
+    allowedDrsAccounts: list[str] = Field(default_factory=list)
 
     def role_arn(self, default_role_name: str) -> str:
-        return self.roleArn or f"arn:aws:iam::{self.accountId}:role/{default_role_name}"
+        return self.roleArn or f"arn:{partition()}:iam::{self.accountId}:role/{default_role_name}"
 
 
 @dataclass
@@ -40,9 +43,12 @@ class AccountsStore:
 
     table: Any
 
-    def all(self, *, include_disabled: bool = False) -> list[AccountRecord]:
-        """Every registered account (the table is small: one row per account)."""
+    def all(self, *, include_disabled: bool = False, consistent: bool = False) -> list[AccountRecord]:
+        """Every registered account (the table is small: one row per account); `consistent` sees every
+        write that finished before the call."""
         kwargs: dict[str, Any] = {} if include_disabled else {"FilterExpression": Attr("enabled").ne(False)}
+        if consistent:
+            kwargs["ConsistentRead"] = True
         items = scan_all(self.table, **kwargs)
         return sorted((AccountRecord.model_validate(i) for i in items), key=lambda a: a.accountId)
 
@@ -53,6 +59,8 @@ class AccountsStore:
     def put_new(self, record: AccountRecord) -> None:
         """Write a new row; fails with ConditionalCheckFailed when the id is registered already."""
         item = {k: v for k, v in record.model_dump().items() if v is not None}
+        if not record.allowedDrsAccounts:
+            item.pop("allowedDrsAccounts")  # the default: only the account itself reads its EC2
         self.table.put_item(Item=item, ConditionExpression=f"attribute_not_exists({ACCOUNTS.partition_key})")
 
     def update(
@@ -76,6 +84,23 @@ class AccountsStore:
     def transact(self, changes: list[dict[str, Any]]) -> None:
         """Changes built by `change`, all or none (at most 100)."""
         self.table.meta.client.transact_write_items(TransactItems=changes)
+
+
+def trusted_origin(record: AccountRecord | None, origin_id: str, drs_account_id: str) -> AccountRecord:
+    """The origin account a DRS account's servers name, if it lets that DRS account read its EC2.
+
+    A server's `originAccountID` is whatever the replicating agent reported: trusting it would let any
+    registered account have the hub read another account's instances (a confused deputy).
+    """
+    if origin_id == drs_account_id and record is not None:
+        return record
+    if record is None:
+        raise OriginNotTrusted(f"origin account {origin_id} is not registered")
+    if not record.enabled:
+        raise OriginNotTrusted(f"origin account {origin_id} is disabled")
+    if drs_account_id not in record.allowedDrsAccounts:
+        raise OriginNotTrusted(f"origin account {origin_id} does not list {drs_account_id} in allowedDrsAccounts")
+    return record
 
 
 def account_credentials(

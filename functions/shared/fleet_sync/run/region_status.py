@@ -2,7 +2,8 @@
 
 Region status is kept per (accountId, region): with several accounts, one account's "not initialized"
 must never hide another account's servers. A failed scan changes the status but keeps the last known
-serverCount, so a throttled region never looks empty. The cache of statuses is shared by every caller in a
+serverCount, so a throttled region never looks empty. A known-empty answer (UNINITIALIZED, NOT_ENABLED) is
+recorded with 0 servers, as a success of its own status. The cache of statuses is shared by every caller in a
 container for `REGION_CACHE_TTL_SECONDS`; a generation stamp in the sync-state table, bumped by
 `invalidate_region_cache()`, makes every container drop its cache at once.
 """
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from ..core import aws
 from ..core.clock import iso, utc_now
 from ..core.observability import logger
-from ..core.regions import AVAILABLE, ERROR, drs_regions
+from ..core.regions import AVAILABLE, ERROR, KNOWN_EMPTY, drs_regions
 from ..core.settings import Settings, get_settings
 from ..core.tables import REGION_STATUS, scan_all
 from .sync_state import SyncStateStore
@@ -58,6 +61,11 @@ class RegionStatus:
     def active(self) -> bool:
         return (self.serverCount or 0) > 0
 
+    @property
+    def known_empty(self) -> bool:
+        """DRS answered that it holds nothing here (never initialized, or the region not enabled)."""
+        return self.status in KNOWN_EMPTY and self.serverCount == 0
+
 
 @dataclass
 class RegionStatusStore:
@@ -85,10 +93,14 @@ class RegionStatusStore:
     ) -> None:
         """Record one (account, region) scan outcome.
 
-        Success sets the counts and clears the error. Failure sets the status and the error but never
+        Success sets the counts and clears the error. A known-empty answer (a known-empty status, no error
+        message) sets 0 servers and keeps the answer's code. Failure sets the status and the error but never
         touches serverCount: the last known count stands until a scan succeeds.
         """
         ts = iso(now or utc_now())
+        if status in KNOWN_EMPTY and not error_message:
+            self._put_counts(account_id, region, status, 0, 0, ts, error_code)
+            return
         if bool(error_message or error_code) or (status not in (None, AVAILABLE)):
             self.table.update_item(
                 Key=REGION_STATUS.key(account_id, region),
@@ -104,20 +116,61 @@ class RegionStatusStore:
             return
         if server_count is None:
             raise ValueError("a successful scan must report its server count")
+        self._put_counts(account_id, region, AVAILABLE, server_count, replicating_count or 0, ts, None)
+
+    def _put_counts(
+        self, account_id: str, region: str, status: str, servers: int, replicating: int, ts: str, code: str | None
+    ) -> None:
+        values: dict[str, Any] = {":s": status, ":n": int(servers), ":r": int(replicating), ":t": ts}
+        update = "SET #s = :s, serverCount = :n, replicatingCount = :r, lastChecked = :t, lastSuccess = :t"
+        if code:
+            values[":c"] = code
+            update += ", errorCode = :c REMOVE errorMessage"
+        else:
+            update += " REMOVE errorCode, errorMessage"
         self.table.update_item(
             Key=REGION_STATUS.key(account_id, region),
-            UpdateExpression=(
-                "SET #s = :s, serverCount = :n, replicatingCount = :r, lastChecked = :t, lastSuccess = :t "
-                "REMOVE errorCode, errorMessage"
-            ),
+            UpdateExpression=update,
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":s": AVAILABLE,
-                ":n": int(server_count),
-                ":r": int(replicating_count or 0),
-                ":t": ts,
-            },
+            ExpressionAttributeValues=values,
         )
+
+    def record_sync_outcome(
+        self,
+        sync: str,
+        account_id: str,
+        region: str,
+        status: str,
+        *,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record another sync's outcome for a pair in its own attribute (`<sync>Outcome`): the pair's
+        `status`, counts and `lastChecked` are the inventory's discovery clock, never moved by other syncs.
+        Only onto a row the inventory created (False when there is none)."""
+        outcome: dict[str, Any] = {"status": status, "checkedAt": iso(now or utc_now())}
+        if error_code or error_message:
+            outcome.update(errorCode=error_code or "Error", errorMessage=(error_message or "")[:1000])
+        try:
+            self.table.update_item(
+                Key=REGION_STATUS.key(account_id, region),
+                UpdateExpression="SET #o = :o",
+                ConditionExpression="attribute_exists(accountId)",
+                ExpressionAttributeNames={"#o": outcome_attribute(sync)},
+                ExpressionAttributeValues={":o": outcome},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+
+def outcome_attribute(sync: str) -> str:
+    """The region-status attribute a sync other than the inventory records its pair outcome in."""
+    head, *rest = sync.split("-")
+    return head + "".join(part.capitalize() for part in rest) + "Outcome"
 
 
 # ------------------------------------------------------------------ cache

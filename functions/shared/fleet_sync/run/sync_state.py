@@ -25,7 +25,10 @@ from .models import ItemResult
 
 ITEM_TTL_SECONDS = 14 * 86400
 SUMMARY_TTL_SECONDS = 90 * 86400
-LOCK_LEASE_SECONDS = 6 * 3600  # a backstop only: a lock whose holder no longer runs is taken over at once
+LOCK_LEASE_SECONDS = 6 * 3600  # how long a lock row lives; every state machine times out well before it
+# A sync's state machine stops itself after this long (its TimeoutSeconds), so a holder that still runs is
+# never older than its lease: takeover asks whether the holder runs, never how old the lock is.
+RUN_TIMEOUT_SECONDS = 5 * 3600
 GENERATION_KEY = SYNC_STATE.key("cache#regions", "generation")
 
 
@@ -65,7 +68,8 @@ class SyncStateStore:
         """Take the sync's lock for this execution. False when another live execution holds it.
 
         `is_running(execution_arn)` tells whether a holder still runs; a holder that failed, timed out or was
-        stopped without releasing its lock is taken over at once.
+        stopped without releasing its lock is taken over at once. A holder that still runs keeps its lock
+        whatever its lease says (its state machine times out before the lease ends).
         """
         now = time.time() if now is None else now
         item = {
@@ -77,8 +81,8 @@ class SyncStateStore:
         try:
             self.table.put_item(
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now OR executionArn = :me",
-                ExpressionAttributeValues={":now": int(now), ":me": execution_arn},
+                ConditionExpression="attribute_not_exists(pk) OR executionArn = :me",
+                ExpressionAttributeValues={":me": execution_arn},
             )
             return True
         except ClientError as exc:

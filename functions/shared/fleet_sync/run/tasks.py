@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..core import aws
 from ..core.clock import parse_iso, utc_now
 from ..core.observability import logger, metrics
-from ..core.regions import THROTTLED, drs_regions
+from ..core.regions import KNOWN_EMPTY, THROTTLED, drs_regions
 from ..core.settings import Settings
 from .accounts import AccountsStore
 from .models import (
@@ -171,14 +171,25 @@ def _elapsed_ms(start: str | None) -> int:
 
 
 def update_region_status(event: RunEvent, settings: Settings) -> RegionStatusUpdate:
-    """Write each scanned pair's outcome. Counts only where the sync observed them; errors keep the counts."""
+    """Write each scanned pair's outcome. The inventory's are the pair's status, counts and discovery clock
+    (errors keep the counts); every other sync's go to its own `<sync>Outcome` attribute of the pair, and a
+    known-empty answer (every sync observes its 0) is the pair's status too."""
     spec = sync_spec(event.run.sync)
     ddb = aws.dynamodb()
     results = SyncStateStore(ddb.Table(settings.sync_state_table)).item_results(event.run.runId)
     statuses = RegionStatusStore(ddb.Table(settings.region_status_table))
     updated = 0
     for r in results:
-        if r.ok and not (spec.observes_server_counts and r.serverCount is not None):
+        if not spec.observes_server_counts:
+            code = None if r.ok else r.errorCode
+            message = None if r.ok else (r.errorMessage or r.status)
+            recorded = statuses.record_sync_outcome(
+                spec.name, r.accountId, r.region, r.status, error_code=code, error_message=message
+            )
+            if r.status not in KNOWN_EMPTY:
+                updated += int(recorded)
+                continue
+        elif r.ok and r.serverCount is None:
             continue
         statuses.record(
             r.accountId,

@@ -15,14 +15,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..core import aws
-from ..core.errors import AccountNotRegistered, RegionScanThrottled, ServerNotInExecution
+from ..core.errors import AccountNotRegistered, PairHoldsRows, RegionScanThrottled, ServerNotInExecution
 from ..core.observability import logger
 from ..core.reads import Access
-from ..core.regions import AVAILABLE, THROTTLED, status_for_error
+from ..core.regions import AVAILABLE, THROTTLED, is_known_empty, status_for_error
 from ..core.settings import Settings
 from ..core.tables import Table
-from .accounts import AccountRecord, AccountsStore, account_credentials
+from .accounts import AccountRecord, AccountsStore, account_credentials, trusted_origin
 from .models import MAX_NOTES_PER_ITEM, MAX_WARNINGS_PER_ITEM, ItemNote, ItemResult, WorkItem
+from .region_status import RegionStatusStore
 from .sync_state import SyncStateStore
 
 
@@ -46,13 +47,15 @@ class WorkContext:
         )
 
     def credentials_for(self, account_id: str) -> aws.Credentials:
-        """Credentials in another account (e.g. where a server's EC2 instance runs), assumed once per item."""
+        """Credentials in the account where a server's EC2 instance runs, assumed once per item; raises
+        OriginNotTrusted unless that account lets the item's DRS account read it."""
         if account_id == self.account.accountId:
             return self.credentials
         if account_id not in self._credentials_by_account:
-            record = AccountsStore(self.table(self.settings.accounts_table)).get(account_id)
+            found = AccountsStore(self.table(self.settings.accounts_table)).get(account_id)
+            record = trusted_origin(found, account_id, self.account.accountId)
             self._credentials_by_account[account_id] = account_credentials(
-                record or AccountRecord(accountId=account_id),
+                record,
                 default_role_name=self.settings.cross_account_role_name,
                 sync=self.item.sync,
                 counter=self.counter,
@@ -93,8 +96,10 @@ def run_work_item(item: WorkItem, settings: Settings, work: Work) -> ItemResult:
     logger.append_keys(**log_keys)
     try:
         result = _run(item, settings, work, ddb, counter)
+    except PairHoldsRows as exc:
+        result = _anomaly(item, exc.code, str(exc), counter)
     except (ClientError, BotoCoreError, AccountNotRegistered, ServerNotInExecution) as exc:
-        result = _failed(item, exc, counter)
+        result = _failed(item, exc, counter, lambda: _known_servers(ddb, settings, item))
     result.durationMs = int((time.monotonic() - started) * 1000)
     SyncStateStore(ddb.Table(settings.sync_state_table)).put_item_result(item.runId, result)
     logger.info(
@@ -131,12 +136,19 @@ def _run(item: WorkItem, settings: Settings, work: Work, ddb: Any, counter: aws.
     )
 
 
-def _failed(item: WorkItem, exc: Exception, counter: aws.ApiCallCounter) -> ItemResult:
+def _failed(
+    item: WorkItem, exc: Exception, counter: aws.ApiCallCounter, known_servers: Callable[[], int]
+) -> ItemResult:
     code = aws.error_code(exc)
     status = status_for_error(code)
     if status == THROTTLED:
         logger.warning("still throttled after SDK retries: handing the item back to the state machine")
         raise RegionScanThrottled(f"{item.accountId}/{item.region}: {aws.error_message(exc)}") from exc
+    if is_known_empty(code):
+        held = known_servers()
+        if held:
+            return _anomaly(item, code, f"{code}: {aws.error_message(exc)} (last seen with {held} servers)", counter)
+        return _known_empty(item, status, code, counter)
     logger.warning("work item failed", extra={"errorCode": code, "status": status})
     return ItemResult(
         accountId=item.accountId,
@@ -146,4 +158,40 @@ def _failed(item: WorkItem, exc: Exception, counter: aws.ApiCallCounter) -> Item
         apiCalls=counter.as_dict(),
         errorCode=code,
         errorMessage=aws.error_message(exc),
+    )
+
+
+def _known_servers(ddb: Any, settings: Settings, item: WorkItem) -> int:
+    """The pair's server count as region status last recorded it (0 when it has none)."""
+    row = RegionStatusStore(ddb.Table(settings.region_status_table)).get(item.accountId, item.region)
+    return (row.serverCount or 0) if row is not None else 0
+
+
+def _known_empty(item: WorkItem, status: str, code: str, counter: aws.ApiCallCounter) -> ItemResult:
+    """DRS holds nothing in the pair (never initialized there, or the region is not enabled): an answer."""
+    logger.info("pair known to be empty", extra={"status": status, "errorCode": code})
+    return ItemResult(
+        accountId=item.accountId,
+        region=item.region,
+        status=status,
+        ok=True,
+        serverCount=0,
+        replicatingCount=0,
+        apiCalls=counter.as_dict(),
+        errorCode=code,
+    )
+
+
+def _anomaly(item: WorkItem, code: str, message: str, counter: aws.ApiCallCounter) -> ItemResult:
+    """A pair the product holds servers of now answers as empty: report it and keep every row."""
+    status = status_for_error(code)
+    logger.error("pair with servers now answers as empty: rows kept", extra={"status": status, "errorCode": code})
+    return ItemResult(
+        accountId=item.accountId,
+        region=item.region,
+        status=status,
+        ok=False,
+        apiCalls=counter.as_dict(),
+        errorCode=code,
+        errorMessage=message[:1000],
     )

@@ -4,8 +4,10 @@
 The token carries the regions of the whole query (so later pages keep the region set of the first even when
 the active set changes meanwhile), the region being read and the DynamoDB key to start after (the last row
 returned, with its index keys), plus a fingerprint of the query: a token is only accepted with the filters
-and requested regions it was issued for. Reads only; a page costs one Query per region it touches (more when
-a filter discards rows).
+and requested regions it was issued for, and its DynamoDB key must lie inside the query it continues (a
+forged key is refused here, not by DynamoDB with a 500). Reads only: an unfiltered page asks DynamoDB for the
+rows it still needs; a filtered page reads ahead, at most MAX_QUERIES_PER_PAGE Queries, and may then hold
+fewer rows than asked, with a nextToken to go on.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.tables import INVENTORY, Index, to_plain
+from botocore.exceptions import ClientError
+
+from ...core.ids import SOURCE_SERVER_ID
+from ...core.tables import INVENTORY, Index, account_region, to_plain
 from .store import region_query
 
-READ_AHEAD = 200  # rows asked of DynamoDB per Query: filters may drop many of them
+READ_AHEAD = 200  # rows asked of DynamoDB per Query when a FilterExpression may drop many of them
+MAX_QUERIES_PER_PAGE = 8  # a filter that matches little must not turn one API call into many reads
 TOKEN_VERSION = 1
 
 
@@ -86,7 +93,28 @@ def parse_token(token: str, filters: dict[str, Any], requested_regions: list[str
         expected = set(_key_names(region_query(regions[index], _clean(filters)).index))
         if not isinstance(key, dict) or set(key) != expected or not all(isinstance(v, str) for v in key.values()):
             raise invalid
+        if not _key_in_query(key, regions[index], _clean(filters)):
+            raise InvalidPageToken("this token's position is not inside the query it continues")
     return Cursor(regions, index, key)
+
+
+def _key_in_query(key: dict[str, str], region: str, filters: dict[str, Any]) -> bool:
+    """Whether a start key could have been returned by this region's Query: DynamoDB refuses one outside the
+    key condition (ValidationException), which must be the caller's 400, never our 500."""
+    for name, value in key.items():
+        if name == "replicationRegion":
+            ok = value == region
+        elif name == "accountRegion":
+            wanted = filters.get("accountId")
+            pattern = re.escape(account_region(wanted, region)) if wanted else rf"\d{{12}}#{re.escape(region)}"
+            ok = re.fullmatch(pattern, value) is not None
+        elif name == "sourceServerID":
+            ok = re.fullmatch(SOURCE_SERVER_ID, value) is not None
+        else:
+            ok = name in filters and value == str(filters[name])
+        if not ok:
+            return False
+    return True
 
 
 def _key_names(index: Index | None) -> tuple[str, ...]:
@@ -96,6 +124,15 @@ def _key_names(index: Index | None) -> tuple[str, ...]:
 
 def _key_of(row: dict[str, Any], index: Index | None) -> dict[str, str]:
     return {k: str(row[k]) for k in _key_names(index)}
+
+
+def _query(table: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return table.query(**kwargs)  # type: ignore[no-any-return]
+    except ClientError as exc:  # DynamoDB refusing the start key: the token's fault, not ours
+        if "ExclusiveStartKey" in kwargs and exc.response.get("Error", {}).get("Code") == "ValidationException":
+            raise InvalidPageToken("this token's position is not inside the query it continues") from None
+        raise
 
 
 def read_page(
@@ -119,15 +156,17 @@ def read_page(
         return InventoryPage(out, token, regions, queries)
 
     while index < len(regions):
+        if queries == MAX_QUERIES_PER_PAGE:  # resume where the reads stopped
+            return page(index, {k: str(v) for k, v in start.items()} if start else None)
         read = region_query(regions[index], filters)
         kwargs = dict(read.kwargs)
-        kwargs["Limit"] = max(READ_AHEAD, limit - len(out))
+        room = limit - len(out)
+        kwargs["Limit"] = max(READ_AHEAD, room) if "FilterExpression" in kwargs else room
         if start:
             kwargs["ExclusiveStartKey"] = start
-        response = table.query(**kwargs)
+        response = _query(table, kwargs)
         queries += 1
         rows = [to_plain(r) for r in response.get("Items", [])]
-        room = limit - len(out)
         if len(rows) > room:  # stop inside this DynamoDB page: resume after the last row returned
             out.extend(rows[:room])
             return page(index, _key_of(out[-1], read.index))

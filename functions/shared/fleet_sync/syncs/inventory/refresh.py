@@ -7,6 +7,7 @@ Only the data-management function reaches the fallback (POST /inventory/refresh)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from ...core.observability import logger
 from ...core.reads import Access
 from ...core.regions import drs_regions
 from ...core.settings import Settings, get_settings
-from ...run.accounts import AccountsStore, account_credentials
+from ...run.accounts import AccountsStore, account_credentials, trusted_origin
 from ...run.region_status import RegionStatusStore, invalidate_region_cache, load_region_statuses
 from . import queries
 from .scan import scan_pair
@@ -56,7 +57,8 @@ class _Tables:
 
 class _CredentialsByAccount:
     """One AssumeRole per account for the whole query, with the account's own role and ExternalId; only for
-    registered, enabled accounts (AccountNotRegistered, AccountDisabled: the pair is reported failed)."""
+    registered, enabled accounts (AccountNotRegistered, AccountDisabled: the pair is reported failed), and an
+    EC2 origin only where it lets the DRS account being read use it (`for_origins_of`)."""
 
     def __init__(self, accounts_table: Any, settings: Settings) -> None:
         self._registered = {a.accountId: a for a in AccountsStore(accounts_table).all(include_disabled=True)}
@@ -70,6 +72,13 @@ class _CredentialsByAccount:
                 raise AccountNotRegistered(f"account {account_id} is not in the accounts table")
             self._made[account_id] = account_credentials(record, default_role_name=self._role_name, sync="query")
         return self._made[account_id]
+
+    def for_origins_of(self, drs_account_id: str) -> Callable[[str], Credentials]:
+        def origin(account_id: str) -> Credentials:
+            trusted_origin(self._registered.get(account_id), account_id, drs_account_id)
+            return self(account_id)
+
+        return origin
 
 
 def query_inventory(
@@ -122,9 +131,11 @@ def _read_from_drs(
     statuses = RegionStatusStore(tables.region_status)
     for account_id, region in stale:
         try:
-            scan = scan_pair(account_id, region, Access(credentials_for(account_id), credentials_for, aws.client))
+            access = Access(credentials_for(account_id), credentials_for.for_origins_of(account_id), aws.client)
+            scan = scan_pair(account_id, region, access)
             if write_back:
                 existing = store.pair_rows(account_id, region)
+                scan.keep_last_known_ec2(existing)
                 store.write_records(scan.records, existing)
                 store.delete_missing(account_id, region, {r["sourceServerID"] for r in scan.records}, existing)
                 statuses.record(account_id, region, len(scan.records), replicating_count=scan.replicating)

@@ -6,13 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...core import aws
 from ...core.reads import (
+    EC2_FIELDS,
     Access,
     aws_instance_id,
     describe_source_servers,
-    enrich_with_ec2,
+    read_ec2,
     region_template_id,
 )
+from ...core.regions import is_throttling
 from ...core.tables import account_region
 
 REQUIRED_FIELDS = (
@@ -85,6 +88,16 @@ class PairScan:
     template_id: str | None
     records: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ec2_unread: set[str] = field(default_factory=set)  # servers whose EC2 read failed: last known details stand
+    ec2_read_failures: int = 0  # origins whose EC2 could not be read
+    origins_not_trusted: int = 0  # origins this DRS account may not read
+
+    def keep_last_known_ec2(self, existing: dict[str, dict[str, Any]]) -> None:
+        """A server whose EC2 could not be read keeps the EC2 details its row holds (never blanked)."""
+        for rec in self.records:
+            old = existing.get(rec["sourceServerID"])
+            if old is not None and rec["sourceServerID"] in self.ec2_unread:
+                rec.update({k: old[k] for k in EC2_FIELDS if k in old and k not in rec})
 
     @property
     def replicating(self) -> int:
@@ -92,19 +105,25 @@ class PairScan:
 
 
 def scan_pair(account_id: str, region: str, access: Access) -> PairScan:
-    """Read a pair's servers and template from DRS, then EC2 details from each origin (account, region)."""
+    """Read a pair's servers and template from DRS, then EC2 details from each origin (account, region).
+    EC2 throttling that outlasted the SDK's retries is raised, so the pair is retried as a whole."""
     drs = access.client("drs", credentials=access.credentials, region=region)
     servers = describe_source_servers(drs)
     template_id = region_template_id(drs)
     scan = PairScan(account_id, region, servers, template_id)
-    ec2_by_id = enrich_with_ec2(servers, account_id, region, access=access, warnings=scan.warnings)
+    reads = read_ec2(servers, account_id, region, access=access, warnings=scan.warnings)
+    throttled = [exc for exc in reads.failed.values() if is_throttling(aws.error_code(exc))]
+    if throttled:
+        raise throttled[0]
+    scan.ec2_unread = {s["sourceServerID"] for s in servers if reads.unread(s, account_id, region)}
+    scan.ec2_read_failures, scan.origins_not_trusted = len(reads.failed), len(reads.untrusted)
     scan.records = [
         to_record(
             s,
             account_id=account_id,
             region=region,
             template_id=template_id,
-            ec2=ec2_by_id.get(aws_instance_id(s) or ""),
+            ec2=reads.details.get(aws_instance_id(s) or ""),
         )
         for s in servers
     ]

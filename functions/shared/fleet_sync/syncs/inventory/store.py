@@ -58,7 +58,7 @@ class WriteStats:
 
 
 def _arn_parts(arn: str | None) -> tuple[str, str, str] | None:
-    """arn:aws:drs:REGION:ACCOUNT:source-server/ID -> (region, account, id)."""
+    """arn:PARTITION:drs:REGION:ACCOUNT:source-server/ID -> (region, account, id)."""
     if not arn:
         return None
     parts = arn.split(":", 5)

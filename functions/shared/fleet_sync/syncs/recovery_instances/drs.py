@@ -29,6 +29,7 @@ PAGE_SIZE = 1000
 SOURCE_SERVER_BATCH = 200  # DescribeSourceServers filters.sourceServerIDs maximum
 RECOVERY_INSTANCE_FILTER_BATCH = 200  # DescribeRecoveryInstances filter ids per call
 JOB_BATCH = 1000  # DescribeJobs filters.jobIDs maximum
+TERMINATE_JOB_BATCH = 100  # terminate jobs asked about per DescribeJobs call
 
 
 def get_recovery_instances_for_region(
@@ -193,3 +194,52 @@ def enrich_with_ec2_details(
                 "sourceInstanceProfile": details.get("instanceProfileArn"),
             }
     return recovery, source
+
+
+# ------------------------------------------------------------------ terminate jobs
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a finished terminate job did to one recovery instance."""
+
+    job_id: str
+    terminated: bool
+    error: str | None = None
+
+
+def job_outcomes(drs: Any, rows: list[dict[str, Any]]) -> dict[str, JobOutcome]:
+    """recoveryInstanceID -> what its finished terminate job did, for rows marked ``TERMINATING`` (instances
+    whose job is still running are left out). One DescribeJobs per 100 jobs, and one DescribeJobLogItems per
+    finished job that failed an instance (for DRS's reason)."""
+    job_ids = sorted({r["terminateJobID"] for r in rows if r.get("terminateJobID")})
+    out: dict[str, JobOutcome] = {}
+    for batch in chunks(job_ids, TERMINATE_JOB_BATCH):
+        for page in drs.get_paginator("describe_jobs").paginate(filters={"jobIDs": batch}):
+            for job in page.get("items", []):
+                if job.get("status") == "COMPLETED":
+                    out.update(_outcomes_of(drs, job))
+    return out
+
+
+def _outcomes_of(drs: Any, job: dict[str, Any]) -> dict[str, JobOutcome]:
+    job_id = job["jobID"]
+    participants = [p for p in job.get("participatingServers", []) if p.get("recoveryInstanceID")]
+    errors: dict[str, str] = {}
+    if any(p.get("launchStatus") != "TERMINATED" for p in participants):
+        errors = _job_errors(drs, job_id)
+    return {
+        p["recoveryInstanceID"]: JobOutcome(
+            job_id, p.get("launchStatus") == "TERMINATED", errors.get(p.get("sourceServerID", ""))
+        )
+        for p in participants
+    }
+
+
+def _job_errors(drs: Any, job_id: str) -> dict[str, str]:
+    """sourceServerID -> the error DRS logged for it in the job (CLEANUP_FAIL and the like)."""
+    errors: dict[str, str] = {}
+    for page in drs.get_paginator("describe_job_log_items").paginate(jobID=job_id):
+        for item in page.get("items", []):
+            data = item.get("eventData") or {}
+            if str(item.get("event", "")).endswith("FAIL") and data.get("sourceServerID"):
+                errors[data["sourceServerID"]] = str(data.get("rawError") or item["event"])[:500]
+    return errors

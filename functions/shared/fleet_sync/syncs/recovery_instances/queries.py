@@ -15,7 +15,7 @@ from ...core.clock import iso, parse_iso, utc_now
 from ...core.errors import InvalidSyncInput
 from ...core.observability import logger
 from ...core.settings import Settings, get_settings
-from .status import FRESH_MINUTES, last_full_sync
+from .status import fresh_minutes_of, last_full_sync
 from .store import batch_get_rows
 
 # Fields of a cache row the page shows.
@@ -89,7 +89,7 @@ def check_existing_recovery_instances(
     settings: Settings | None = None,
     ddb: Any = None,
     now: datetime | None = None,
-    fresh_minutes: int = FRESH_MINUTES,
+    fresh_minutes: int | None = None,
 ) -> dict[str, Any]:
     """Which of these source servers have a recovery instance, from the cache alone.
 
@@ -105,6 +105,7 @@ def check_existing_recovery_instances(
     if any(not isinstance(i, str) or not i for i in ids):
         raise InvalidRecoveryInstanceRequest("source server ids must be non-empty strings")
     settings = settings or get_settings()
+    fresh_minutes = fresh_minutes or fresh_minutes_of(settings)
     ddb = ddb or aws.dynamodb()
     now = now or utc_now()
     rows, unprocessed = batch_get_rows(ddb, settings.recovery_instances_table, ids) if ids else ({}, [])

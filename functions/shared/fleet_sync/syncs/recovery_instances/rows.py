@@ -10,6 +10,7 @@ from ...core.clock import iso
 from ...core.tables import account_region
 from .drs import SourceExecution
 
+TERMINATING, TERMINATE_FAILED = "TERMINATING", "TERMINATE_FAILED"  # a row's terminateStatus
 ROW_TTL_SECONDS = 24 * 3600  # rows of pairs no longer scanned age out; terminate still finds recent ones
 
 # Always present on a row (the data-integrity property of the spec).
@@ -43,12 +44,16 @@ OPTIONAL_FIELDS = (
     "sourceSubnetId",
     "sourceSecurityGroupIds",
     "sourceInstanceProfile",
+    "terminateStatus",
+    "terminateJobID",
+    "terminateError",
 )
 # Written by the sync itself; never a reason to call a row changed.
 BOOKKEEPING_FIELDS = ("lastSyncTime", "expiresAt")
 # Kept from the previous row of the same recovery instance when this sync cannot tell them: the execution
 # (a job tag may be missing, a scoped run may have recorded it) and the source network (the source machine
-# is often stopped or gone by the time its recovery instance runs).
+# is often stopped or gone by the time its recovery instance runs); and a termination in progress or failed
+# (DRS shows it only in the terminate job, which the row names).
 CARRIED_FIELDS = (
     "sourceExecutionId",
     "sourcePlanName",
@@ -56,6 +61,9 @@ CARRIED_FIELDS = (
     "sourceSubnetId",
     "sourceSecurityGroupIds",
     "sourceInstanceProfile",
+    "terminateStatus",
+    "terminateJobID",
+    "terminateError",
 )
 
 

@@ -15,8 +15,16 @@ from ...core.settings import Settings, get_settings
 from ...run.sync_state import SyncStateStore
 from .spec import SYNC
 
-SCHEDULE_MINUTES = 5  # the state machine's schedule (template.yaml)
-FRESH_MINUTES = 3 * SCHEDULE_MINUTES  # a pair synced longer ago than this is stale for queries
+SCHEDULE_MINUTES = 5  # the schedule's default (template.yaml RecoveryInstancesSyncRateMinutes)
+MISSED_RUNS = 3  # the cache is trusted until this many scheduled runs in a row did not complete
+FRESH_MINUTES = MISSED_RUNS * SCHEDULE_MINUTES  # with the default schedule
+
+
+def fresh_minutes_of(settings: Settings) -> int:
+    """How long the cache is trusted with the stack's schedule: a pair synced longer ago is stale."""
+    return MISSED_RUNS * settings.recovery_instances_sync_rate_minutes
+
+
 STATUS_CACHE_SECONDS = 30  # the last-sync status record is shared by the calls of one container this long
 STATUS_BY_OUTCOME = {"complete": "healthy", "partial": "partial", "failed": "error"}
 
@@ -43,7 +51,9 @@ def clear_status_cache() -> None:
         _status_cache.clear()
 
 
-def sync_status_record(item: dict[str, Any] | None, *, now: datetime | None = None) -> dict[str, Any]:
+def sync_status_record(
+    item: dict[str, Any] | None, *, now: datetime | None = None, fresh_minutes: int = FRESH_MINUTES
+) -> dict[str, Any]:
     """The status record of the last finished full run, from the sync-state item FinishRun wrote."""
     now = now or utc_now()
     if not item:
@@ -57,7 +67,7 @@ def sync_status_record(item: dict[str, Any] | None, *, now: datetime | None = No
             "errors": [],
             "errorCount": 0,
             "fresh": False,
-            "freshMinutes": FRESH_MINUTES,
+            "freshMinutes": fresh_minutes,
         }
     summary = item.get("summary") or {}
     finished = parse_iso(item.get("finishedAt"))
@@ -76,8 +86,8 @@ def sync_status_record(item: dict[str, Any] | None, *, now: datetime | None = No
         "executionArn": item.get("executionArn"),
         "durationMs": int(item.get("durationMs", 0)),
         "ageSeconds": None if age is None else max(0, int(age)),
-        "fresh": age is not None and age <= FRESH_MINUTES * 60,
-        "freshMinutes": FRESH_MINUTES,
+        "fresh": age is not None and age <= fresh_minutes * 60,
+        "freshMinutes": fresh_minutes,
     }
 
 
@@ -88,6 +98,8 @@ def get_recovery_instance_sync_status(
 
     Read from the sync-state item `status#recovery-instances` that FinishRun writes (one GetItem).
     """
+    settings = settings or get_settings()
     if state_table is None:
-        state_table = aws.dynamodb().Table((settings or get_settings()).sync_state_table)
-    return sync_status_record(SyncStateStore(state_table).sync_status(SYNC), now=now)
+        state_table = aws.dynamodb().Table(settings.sync_state_table)
+    item = SyncStateStore(state_table).sync_status(SYNC)
+    return sync_status_record(item, now=now, fresh_minutes=fresh_minutes_of(settings))

@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 
+from ...core.aws import error_code as aws_error_code
 from ...core.reads import chunks
 from ...core.tables import (
     RECOVERY_BY_ACCOUNT_REGION,
@@ -52,6 +54,25 @@ class CacheStore:
         with self.table.batch_writer(overwrite_by_pkeys=[KEY]) as batch:
             for row in rows:
                 batch.put_item(Item=to_dynamo(row))
+
+    def mark(self, source_server_id: str, **fields: Any) -> None:
+        """Set (or, with ``None``, remove) fields of an existing row; a row deleted meanwhile stays deleted."""
+        sets = {k: v for k, v in fields.items() if v is not None}
+        removes = [k for k, v in fields.items() if v is None]
+        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+        try:
+            self.table.update_item(
+                Key=RECOVERY_INSTANCES.key(source_server_id),
+                UpdateExpression=expression,
+                ConditionExpression=Attr(KEY).exists(),
+                ExpressionAttributeNames={f"#{k}": k for k in fields},
+                ExpressionAttributeValues={f":{k}": to_dynamo(v) for k, v in sets.items()},
+            )
+        except ClientError as exc:
+            if aws_error_code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def delete_rows(self, source_server_ids: Iterable[str]) -> int:
         ids = sorted(set(source_server_ids))

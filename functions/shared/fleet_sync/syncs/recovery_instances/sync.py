@@ -5,7 +5,8 @@
 3. the recovery instances' EC2 details: DescribeInstances, up to 1,000 ids per call;
 4. the source machines' network (VPC, subnet, security groups, instance profile): DescribeInstances in
    each origin (account, region), batched the same way, for AWS-origin servers;
-5. the execution that launched each instance (`drs.find_source_execution`);
+5. the execution that launched each instance (`drs.find_source_execution`); for rows a terminate marked
+   `TERMINATING` whose instance is still there, whether the terminate job failed (`drs.job_outcomes`);
 6. every row of the pair written with BatchWriteItem (`lastSyncTime` and the TTL move on each sync);
 7. rows of the pair that the scan did not see are deleted, only after a successful full scan of that pair.
 """
@@ -27,8 +28,9 @@ from .drs import (
     find_source_execution,
     get_recovery_instances_for_region,
     get_source_servers,
+    job_outcomes,
 )
-from .rows import carry_over, content, to_cache_row
+from .rows import TERMINATE_FAILED, TERMINATING, carry_over, content, to_cache_row
 from .store import KEY, CacheStore
 
 
@@ -128,6 +130,7 @@ def sync_recovery_instances_for_account(
             now=stamp,
         )
         rows.append(_compared(row, existing.get(row[KEY]), result))
+    _record_failed_terminations(drs, rows)
     _write(store, rows, existing, result)
     logger.info("recovery instances synced", extra={"pair": account_region(account_id, region), **result.counts()})
     return result
@@ -154,6 +157,20 @@ def _compared(row: dict[str, Any], old: dict[str, Any] | None, result: PairSyncR
     result.new += int(old is None)
     result.changed += int(old is None or content(old) != content(row))
     return row
+
+
+def _record_failed_terminations(drs: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows still marked ``TERMINATING`` whose instance DRS still has: if their job has finished without
+    terminating it, the row says so (``TERMINATE_FAILED`` and DRS's reason) for every reader of the cache."""
+    terminating = [r for r in rows if r.get("terminateStatus") == TERMINATING]
+    if not terminating:
+        return
+    outcomes = job_outcomes(drs, terminating)
+    for row in terminating:
+        outcome = outcomes.get(row["recoveryInstanceID"])
+        if outcome is not None:
+            row["terminateStatus"] = TERMINATE_FAILED
+            row["terminateError"] = outcome.error or "the terminate job did not terminate the instance"
 
 
 def _write(

@@ -25,7 +25,7 @@ from ...core import aws
 from ...core.clock import utc_now
 from ...core.errors import InvalidSyncInput
 from ...core.observability import logger
-from ...core.regions import is_throttling
+from ...core.regions import is_known_empty, is_throttling
 from ...run.accounts import AccountRecord
 from ...run.models import MAX_NOTES_PER_ITEM, ItemNote
 from .reads import DrsFor, get_staging_account_servers
@@ -140,7 +140,8 @@ def list_candidates(target: AccountRecord, region: str, drs: Any, report: Extend
         try:
             servers = get_staging_account_servers(lambda _r: drs, staging, [region])[region]
         except ClientError as exc:
-            if is_throttling(aws.error_code(exc)):
+            code = aws.error_code(exc)
+            if is_throttling(code) or is_known_empty(code):  # about the target's region: every listing fails alike
                 raise
             errors.append(exc)
             report.counts["stagingAccountErrors"] += 1

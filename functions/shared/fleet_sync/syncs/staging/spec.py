@@ -75,10 +75,12 @@ def staging_plan_statuses(
     """A target's region is worth a visit when any of its staging accounts holds servers there.
 
     Each target's own rows are replaced by rows derived from its staging accounts' rows: the server count
-    is their sum, lastChecked/lastSuccess the oldest of theirs. Where a staging account has no row for a
+    is their sum, lastChecked/lastSuccess the oldest of theirs. A region where the target itself is known to
+    be empty (DRS never initialized there, or the region not enabled) keeps the target's own row: nothing can
+    be extended into it, so the discovery age alone brings it back. Where a staging account has no row for a
     region (or no rows at all: a new account) the target gets no row, so the shared plan scans that pair
-    (every region of the target) exactly as it would for a new account. The plan's fallbacks (table empty
-    or unreadable, filtering off, discovery) are unchanged.
+    exactly as it would for a new account. The plan's fallbacks (table empty or unreadable, filtering off,
+    discovery) are unchanged.
     """
     if not statuses:
         return statuses
@@ -89,10 +91,12 @@ def staging_plan_statuses(
         regions_of.setdefault(s.accountId, set()).add(s.region)
     out = [s for s in statuses if s.accountId not in targets]
     for target in targets.values():
+        empty = [s for s in statuses if s.accountId == target.accountId and s.known_empty]
+        out.extend(empty)
         staging = sorted(set(target.stagingAccounts))
         if any(a not in regions_of for a in staging):
-            continue  # a staging account never scanned: plan every region of this target
-        for region in sorted(set().union(*(regions_of[a] for a in staging))):
+            continue  # a staging account never scanned: plan every other region of this target
+        for region in sorted(set().union(*(regions_of[a] for a in staging)) - {s.region for s in empty}):
             derived = _derived_status(target.accountId, region, [by_pair.get((a, region)) for a in staging])
             if derived is not None:
                 out.append(derived)

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from ...core import aws
 from ...core.clock import iso, parse_iso, utc_now
+from ...core.errors import OriginNotTrusted
 from ...core.observability import logger
 from ...core.reads import Access, aws_instance_id, describe_instances, origin_of
 from ...core.regions import is_throttling
@@ -42,6 +43,7 @@ DISCONNECTED = "disconnected"
 NOT_ON_EC2 = "notOnEc2"  # on-premises or another cloud: no awsInstanceID
 INSTANCE_NOT_FOUND = "instanceNotFound"  # the instance is gone (terminated long ago)
 EC2_UNAVAILABLE = "ec2Unavailable"  # the origin account/region could not be read
+ORIGIN_NOT_TRUSTED = "originNotTrusted"  # the origin account does not let this DRS account read its EC2
 TAG_ERROR = "tagError"  # DRS refused the write for this server (e.g. it was deleted meanwhile)
 
 Instances = dict[tuple[str, str, str], dict[str, Any]]  # (origin account, origin region, instance id) -> instance
@@ -59,8 +61,8 @@ class Server:
     tags: dict[str, str]
 
 
-def server_arn(account_id: str, region: str, server_id: str, partition: str = "aws") -> str:
-    return f"arn:{partition}:drs:{region}:{account_id}:source-server/{server_id}"
+def server_arn(account_id: str, region: str, server_id: str) -> str:
+    return f"arn:{aws.partition(region)}:drs:{region}:{account_id}:source-server/{server_id}"
 
 
 def servers_from_drs(items: list[dict[str, Any]], account_id: str, region: str) -> list[Server]:
@@ -140,6 +142,7 @@ def plan_tag_change(current: dict[str, str], desired: dict[str, str], managed: f
 class TagReport:
     counts: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    untrusted: set[tuple[str, str]] = field(default_factory=set)  # origins this DRS account may not read
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.counts[skipped_count_key(reason)] += n
@@ -165,6 +168,10 @@ def read_instances(
             ec2 = access.client("ec2", credentials=access.in_account(origin_account, account_id), region=origin_region)
             for iid, inst in describe_instances(ec2, ids).items():
                 found[(origin_account, origin_region, iid)] = inst
+        except OriginNotTrusted as exc:
+            report.untrusted.add((origin_account, origin_region))
+            report.warnings.append(f"EC2 not read in {origin_account}/{origin_region}: OriginNotTrusted: {exc}")
+            logger.warning("EC2 origin not trusted", extra={"originAccount": origin_account, "error": str(exc)})
         except ClientError as exc:
             if is_throttling(aws.error_code(exc)):
                 raise
@@ -196,6 +203,9 @@ def with_instances(
     """Each server with its instance; servers whose origin was unreadable or whose instance is gone are counted."""
     work: list[tuple[Server, dict[str, Any]]] = []
     for s in servers:
+        if s.origin in report.untrusted:
+            report.skip(ORIGIN_NOT_TRUSTED)
+            continue
         if s.origin in unreadable:
             report.skip(EC2_UNAVAILABLE)
             continue
