@@ -19,6 +19,7 @@ BENCHES = [
     ("bench.simulator", "bench_simulator"),
     ("bench.inventory", "bench_inventory"),
     ("bench.tags_staging", "bench_tags_staging"),
+    ("bench.estate", "bench_estate"),
     ("bench.recovery_instances", "bench_recovery_instances"),
 ]
 

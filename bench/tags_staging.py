@@ -234,7 +234,7 @@ def bench_tags_staging() -> dict[str, Any]:
         "excess over the lower bound: the steady run over DRS lists servers (DescribeSourceServers, stale"
         " inventory; none with a fresh inventory); an origin (account, region) read by two work items (instances"
         " of another account's DRS servers, extended servers) costs one DescribeInstances per item; the first"
-        " tag run reads each launch configuration once (GetLaunchConfiguration), later runs do not",
+        " tag run sets copyTags once per server (UpdateLaunchConfiguration, unread), later runs do not",
     ]
     return {
         "title": f"Tag sync and staging auto-extend: filtered vs unfiltered vs lower bound "

@@ -11,7 +11,9 @@ sent to the routed function through moto's Lambda API, the same in-process path 
 What API Gateway itself answers is emulated too: a path no resource matches, or a method the matched
 resource lacks, gets 403 `{"message": "Missing Authentication Token"}`; an unsigned request to an AWS_IAM
 route gets the same (`signed=False`); a function error or a malformed proxy response gets 502
-`{"message": "Internal server error"}`. Signatures are not verified: every signed request is the stack
+`{"message": "Internal server error"}`; a function that has not answered after 29 s on the sandbox clock
+(API Gateway's integration timeout) gets 504 `{"message": "Endpoint request timed out"}` while it runs on
+to its own Timeout, as in AWS. Signatures are not verified: every signed request is the stack
 account's `sandbox-operator` user.
 """
 
@@ -27,8 +29,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .local_lambda import CALLER_TIMED_OUT, responding_within
+
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 INTERNAL_ERROR = {"message": "Internal server error"}
+ENDPOINT_TIMED_OUT = {"message": "Endpoint request timed out"}
+INTEGRATION_TIMEOUT_SECONDS = 29  # API Gateway's REST integration limit, on the sandbox clock
 IMPLICIT_API = "ServerlessRestApi"
 
 
@@ -303,9 +309,12 @@ class ApiGateway:
 
     def _invoke(self, route: Route, event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         lam = self.sb.client("lambda")
-        out = lam.invoke(FunctionName=self.sb.function_name(route.function), Payload=json.dumps(event).encode())
+        with responding_within(INTEGRATION_TIMEOUT_SECONDS):
+            out = lam.invoke(FunctionName=self.sb.function_name(route.function), Payload=json.dumps(event).encode())
         payload = out["Payload"].read()
         if out.get("FunctionError"):
+            if _error_type(payload) == CALLER_TIMED_OUT:
+                return 504, dict(ENDPOINT_TIMED_OUT), {}
             return 502, dict(INTERNAL_ERROR), {}
         try:
             response = json.loads(payload)
@@ -328,3 +337,10 @@ class ApiGateway:
             except ValueError:
                 parsed = text
         return status, parsed, headers
+
+
+def _error_type(payload: bytes) -> Any:
+    try:
+        return json.loads(payload).get("errorType")
+    except (ValueError, AttributeError):
+        return None

@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import signal
-import socket
 import sys
 import threading
 import time
@@ -24,18 +23,15 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
+from .cli_checks import STATE_MACHINES, UsageError, check_run, public_summary, require_free_port, stop_execution
+
 DEFAULT_FLEET = "events/fleets/demo.yaml"
 DEFAULT_TEMPLATE = "template.yaml"
 SMOKE_TEMPLATE = "tests/fixtures/smoke/template.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT = 120.0
-STATE_MACHINES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
 
 log = logging.getLogger("sandbox.cli")
-
-
-class UsageError(Exception):
-    """Bad input from the command line: reported on stderr, exit code 2."""
 
 
 class _TailBuffer(io.TextIOBase):
@@ -171,84 +167,6 @@ def _defines_syncs(template: Path) -> bool:
     )
 
 
-def _machine_names(template: Path) -> dict[str, str] | None:
-    """The names a state machine answers to (short name, logical id, a literal Name) -> its short name, read
-    from the template before anything deploys (as sandbox.names names them); None when a short name is only
-    known once deployed. A generated physical name is not known yet: it is not accepted here."""
-    from .names import kebab
-    from .stack import load_template
-
-    out: dict[str, str] = {}
-    for lid, res in load_template(template)["Resources"].items():
-        if res.get("Type") not in STATE_MACHINES:
-            continue
-        props = res.get("Properties") or {}
-        sync = (props.get("DefinitionSubstitutions") or {}).get("SyncName")
-        if sync is not None and not isinstance(sync, str):
-            return None
-        short = sync or kebab(lid.removesuffix("StateMachine")) or lid.lower()
-        name = props.get("Name")  # the physical name, when the template writes it out
-        out.update({short: short, lid: short, **({name: short} if isinstance(name, str) else {})})
-    return out
-
-
-def _check_run(sync: str, template: Path, payload: Any) -> None:
-    """An unknown sync, or an input the sync's own model refuses, is bad input: found before the deploy."""
-    names = _machine_names(template)
-    if names is None:
-        return
-    if sync not in names:
-        known = ", ".join(sorted(set(names.values()))) or "none"
-        raise UsageError(f"unknown sync {sync!r}; this template defines: {known}")
-    from pydantic import ValidationError
-
-    from fleet_sync.run.registry import SYNCS, sync_spec
-
-    short = names[sync]
-    if short not in SYNCS:
-        return
-    try:
-        sync_spec(short).input_model.model_validate({} if payload is None else payload)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise UsageError(f"--input is not valid for the {short} sync: {problems}") from None
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    """Whether something listens on (host, port) already: the HTTP server would fail to bind it."""
-    if port == 0:
-        return False
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def _require_free_port(host: str, port: int) -> None:
-    if _port_in_use(host, port):
-        raise UsageError(f"port {port} is in use on {host}: pick another with --port (0 picks a free one)")
-
-
-def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary without a Lambda error's stack trace (local paths) inside `cause`."""
-    cause = summary.get("cause")
-    if not isinstance(cause, str):
-        return summary
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return summary
-    if isinstance(parsed, dict) and "stackTrace" in parsed:
-        parsed.pop("stackTrace")
-        return {**summary, "cause": json.dumps(parsed)}
-    return summary
-
-
 class _Output:
     """Where the CLI writes (the real stdout) versus where handlers write (stderr or a tail buffer)."""
 
@@ -334,14 +252,14 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
 
     payload = _input(args.input)
     template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
-    _check_run(args.sync, template, payload)
+    check_run(args.sync, template, payload)
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         sb.state_machine_arn(args.sync)  # an unknown sync fails before anything runs
         arn = sb.start_sync(args.sync, payload)
         try:
-            summary = _public_summary(summary_of(sb.sync_name(args.sync), sb.wait(arn, args.timeout)))
+            summary = public_summary(summary_of(sb.sync_name(args.sync), sb.wait(arn, args.timeout)))
         except TimeoutError:  # stop it: nothing may run on once the sandbox closes
-            _stop(sb, arn, f"--timeout {args.timeout:g} s")
+            stop_execution(sb, arn, f"--timeout {args.timeout:g} s")
             print(
                 f"drs-fleet-sync: {args.sync} did not finish within {args.timeout:g} s (stopped {arn}); "
                 "give it longer with --timeout SECONDS",
@@ -360,22 +278,11 @@ def _run(args: argparse.Namespace, io_: _Output) -> int:
     return EXIT_OK
 
 
-def _stop(sb: Any, arn: str, cause: str) -> None:
-    """StopExecution, retried while moto's worker is still starting (it fails until the run has begun)."""
-    sfn = sb.client("stepfunctions")
-    for _ in range(40):
-        try:
-            sfn.stop_execution(executionArn=arn, cause=cause)
-            return
-        except AttributeError:
-            time.sleep(0.05)
-
-
 def _serve(args: argparse.Namespace, io_: _Output) -> int:
     from .core import Sandbox
 
     template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
-    _require_free_port(args.host, args.port)
+    require_free_port(args.host, args.port)
     stop = threading.Event()
     serving = threading.Event()
 
@@ -387,7 +294,7 @@ def _serve(args: argparse.Namespace, io_: _Output) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with Sandbox(fleet=fleet, template=template, parameters=params, clock="real") as sb:
-            _require_free_port(args.host, args.port)  # taken while the stack deployed?
+            require_free_port(args.host, args.port)  # taken while the stack deployed?
             url = sb.serve(port=args.port, host=args.host)
             serving.set()
             io_.print(f"sandbox serving at {url}  (account {sb.account}, region {sb.region})")

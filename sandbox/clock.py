@@ -48,17 +48,22 @@ class SandboxClock:
         self.jumped = 0.0  # seconds skipped by jumps and advance(): what the run did not wait for
 
     # -- reading
-    def monotonic(self) -> float:
-        """Seconds since the clock started (never goes back)."""
+    def elapsed(self) -> float:
+        """Seconds of this clock since it was made."""
         return (time.monotonic() - self._real_start) * self.speed + self._offset
+
+    def monotonic(self) -> float:
+        """As `time.monotonic()`: never goes back, and starts where the system's stood when the clock was
+        made (code that takes 0 for "long ago" keeps working)."""
+        return self._real_start + self.elapsed()
 
     def now(self) -> datetime:
         """The current date, timezone-aware UTC."""
-        return self._start + timedelta(seconds=self.monotonic())
+        return self._start + timedelta(seconds=self.elapsed())
 
     def time(self) -> float:
         """Seconds since the epoch, as `time.time()`."""
-        return self._start.timestamp() + self.monotonic()
+        return self._start.timestamp() + self.elapsed()
 
     # -- moving
     def advance(self, seconds: float) -> None:

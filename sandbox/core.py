@@ -136,6 +136,7 @@ class Sandbox:
         self._undo.append(self._mock.stop)
         self.engine.reset()
         self._undo.append(self._import("sandbox.moto_patches", "install_sts_external_id_check")())
+        self._undo.append(self._import("sandbox.moto_patches", "install_dynamodb_patches")())
 
         self._undo.append(speed_up_moto())
         self._undo.append(executions.capture_map_run_events(self._map_run_events))

@@ -126,6 +126,11 @@ def running_executions(account: str, region: str) -> list[Any]:
     return [e for sm in list(backend.state_machines) for e in list(sm.executions) if e.status == "RUNNING"]
 
 
+def _started(execution: Any) -> bool:
+    worker = getattr(execution, "exec_worker", None)
+    return worker is None or getattr(worker, "env", None) is not None
+
+
 def finish_executions(sb: Any, lambdas: Any, timeout: float, threads_before: set[int | None]) -> None:
     """Let the running executions finish, on the sandbox clock, for up to `timeout` real seconds; stop the
     rest (StopExecution, error `Sandbox.Closed`) and the handlers they are running, then wait for moto's
@@ -135,8 +140,10 @@ def finish_executions(sb: Any, lambdas: Any, timeout: float, threads_before: set
     def running() -> list[Any]:
         return running_executions(sb.account, sb.region)
 
-    if running():
+    if timeout > 0 and running():
         sb.clock.wait_until(lambda: not running(), None, poll=0.01, real_limit=timeout)
+    # moto builds an execution's environment in its thread: one just started cannot be stopped before
+    sb.clock.wait_until(lambda: all(_started(e) for e in running()), None, poll=0.005, real_limit=5)
     for execution in running():
         log.warning("stopping %s: the sandbox is closing", execution.execution_arn)
         sb.client("stepfunctions").stop_execution(

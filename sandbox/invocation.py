@@ -135,8 +135,10 @@ class Call:
         self._end()
 
     def finish_within(self, seconds: float) -> None:
+        """The caller stopped waiting: let the function run on to its own Timeout, then record it."""
         if not self.runtime.clock.wait_until(self.done.is_set, seconds):
             self.stop()
+        self.runtime.invocations.append(self.record())
 
     def record(self) -> Invocation:
         ended = self.ended if self.ended is not None else self.runtime.clock.monotonic()

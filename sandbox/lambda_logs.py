@@ -109,8 +109,8 @@ def _capture_records(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self, record)
         logger: logging.Logger | None = self
         found = False
-        while logger is not None:
-            for handler in logger.handlers:
+        while logger is not None and not found:  # the nearest handlers only: the caller's root handlers
+            for handler in logger.handlers:  # (a test runner's) are not the function's
                 found = True
                 if record.levelno >= handler.level:
                     invocation.add(handler.format(record))

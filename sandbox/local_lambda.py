@@ -22,7 +22,8 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ from .invocation import CALLER_TIMED_OUT, Call, Invocation, LambdaContext, error
 from .timing import ProductTime
 
 _ACTIVE: LocalLambda | None = None  # the runtime the moto patch dispatches to
+_caller = threading.local()  # how long the caller of an invoke in this thread waits (API Gateway's limit)
+
+
+@contextmanager
+def responding_within(seconds: float) -> Iterator[None]:
+    """Invokes made from this thread in the block wait at most `seconds` on the clock for the response;
+    past it they fail with `CallerTimedOut` while the function runs on to its own Timeout."""
+    previous = getattr(_caller, "seconds", None)
+    _caller.seconds = seconds
+    try:
+        yield
+    finally:
+        _caller.seconds = previous
 
 
 @dataclass
@@ -133,6 +147,7 @@ __all__ = [
     "LocalLambda",
     "active",
     "error_envelope",
+    "responding_within",
 ]
 
 
@@ -278,7 +293,7 @@ class LocalLambda:
         if invocation_type == "Event":
             threading.Thread(target=self.invoke, args=(fn.name, event), daemon=True).start()
             return b""
-        result, error = self.invoke(fn.name, event)
+        result, error = self.invoke(fn.name, event, respond_within=getattr(_caller, "seconds", None))
         if error is None:
             try:
                 return _dumps(result)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 
 import botocore.client
 
-from sandbox import Sandbox
+from sandbox import Sandbox, lambda_logs
 
 TARGET = "111111111111"
 OTHER_TARGET = "222222222222"
@@ -111,40 +110,26 @@ class Call:
     params: dict[str, Any]
 
 
-_current = threading.local()
-
-
 @contextmanager
 def recorded_calls() -> Iterator[list[Call]]:
     """Every AWS call made with a function's own credentials while a handler runs (not those made under an
-    assumed role), tagged with the function. A handler runs in a thread of its own (sandbox.invocation.Call),
-    so the function is bound in that thread."""
-    from sandbox import invocation
-
+    assumed role), tagged with the function: the invocation bound to the calling thread (a handler's own
+    thread or a pool thread it started) names it."""
     calls: list[Call] = []
-    original_run = invocation.Call._run
     original_call = botocore.client.BaseClient._make_api_call
 
-    def run(self: Any) -> None:
-        _current.function = self.fn.name
-        try:
-            original_run(self)
-        finally:
-            _current.function = None
-
     def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        function = getattr(_current, "function", None)
+        invocation = lambda_logs.current()
         creds = self._request_signer._credentials
-        if function and creds is not None and creds.access_key == "testing":
-            calls.append(Call(function, self.meta.service_model.service_name, operation_name, dict(api_params)))
+        if invocation is not None and creds is not None and creds.access_key == "testing":
+            service = self.meta.service_model.service_name
+            calls.append(Call(invocation.function, service, operation_name, dict(api_params)))
         return original_call(self, operation_name, api_params)
 
-    setattr(invocation.Call, "_run", run)  # noqa: B010
     setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)  # noqa: B010
     try:
         yield calls
     finally:
-        setattr(invocation.Call, "_run", original_run)  # noqa: B010
         setattr(botocore.client.BaseClient, "_make_api_call", original_call)  # noqa: B010
 
 

@@ -296,3 +296,30 @@ def test_staging_sync_of_one_target_then_its_audit(sb):
     assert (
         expect(sb, "POST", f"/accounts/targets/{NEW_TARGET}/staging-accounts/sync", 404)["error"] == "AccountNotFound"
     )
+
+
+def test_a_request_past_api_gateways_29_seconds_is_a_504_while_the_function_runs_on(sb):
+    old = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    sb.client("dynamodb").update_item(
+        TableName=sb.table_name("region-status"),
+        Key={"accountId": {"S": TARGET}, "region": {"S": "eu-west-1"}},
+        UpdateExpression="SET lastSuccess = :t",
+        ExpressionAttributeValues={":t": {"S": old}},
+    )
+    bump_region_cache(sb)
+    # DRS answers after 40 s on the sandbox clock: the synchronous re-read outlasts API Gateway's limit
+    sb.set_faults([{"accountId": TARGET, "region": "eu-west-1", "latencyMs": 40_000}])
+    started = sb.clock.monotonic()
+    try:
+        assert sb.api("POST", "/inventory/refresh", body={"regions": ["eu-west-1"]}) == (
+            504,
+            {"message": "Endpoint request timed out"},
+        )
+        assert 29 <= sb.clock.monotonic() - started < 40
+        assert sb.lambdas is not None
+        lambdas = sb.lambdas
+        # The function was not stopped by the gateway: it finishes on its own (its Timeout is longer)
+        assert sb.clock.wait_until(lambda: not lambdas._running, None, real_limit=60)
+        assert sb.lambdas.invocations[-1].error_type is None
+    finally:
+        sb.set_faults([])

@@ -247,3 +247,37 @@ def test_a_fallback_read_enriches_from_other_accounts_with_their_own_external_id
         # Then the origin account was assumed with its own ExternalId: the EC2 details are still there
         assert result.refreshed_pairs == [(TARGET, "us-east-1")] and not result.failed_pairs
         assert all(r.get("ec2InstanceType") for r in sb.items("inventory"))
+
+
+def test_a_refresh_never_writes_back_while_an_inventory_run_holds_the_lock(sb):
+    # Given a stale pair and another writer holding the inventory's lock
+    from fleet_sync.run.sync_state import SyncStateStore
+
+    state = SyncStateStore(aws.dynamodb().Table(sb.table_name("sync-state")))
+    assert state.try_lock_for_invocation("inventory", "a-running-sync-stand-in")
+    age_pair(sb, TARGET, "eu-west-1")
+    before = [r for r in sb.items("inventory") if r["replicationRegion"] == "eu-west-1"]
+    added = sb.add_source_servers(TARGET, "eu-west-1", 2)
+    # When the API's fallback reads the pair from DRS
+    result = query_inventory(["eu-west-1"])
+    # Then it serves what DRS says, but writes nothing the run could be rolled back by
+    assert result.refreshed_pairs == [(TARGET, "eu-west-1")]
+    assert set(added) <= {s["sourceServerID"] for s in result.servers}
+    assert [r for r in sb.items("inventory") if r["replicationRegion"] == "eu-west-1"] == before
+    # ... and once the lock is free it writes back, and lets go of the lock
+    assert state.release_invocation_lock("inventory", "a-running-sync-stand-in")
+    query_inventory(["eu-west-1"])
+    assert set(added) <= {r["sourceServerID"] for r in sb.items("inventory")}
+    assert state.lock("inventory") is None
+
+
+def test_an_inventory_run_waits_for_a_refresh_that_holds_the_lock(sb):
+    from fleet_sync.run.sync_state import SyncStateStore
+
+    state = SyncStateStore(aws.dynamodb().Table(sb.table_name("sync-state")))
+    assert state.try_lock_for_invocation("inventory", "refresh-1")
+    skipped = sb.run_sync("inventory")
+    assert skipped["outcome"] == "skipped"
+    assert not state.try_lock_for_invocation("inventory", "refresh-2")  # one writer at a time
+    assert state.release_invocation_lock("inventory", "refresh-1")
+    assert sb.run_sync("inventory")["outcome"] == "complete"

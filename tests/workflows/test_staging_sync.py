@@ -5,6 +5,7 @@ import json
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -163,7 +164,7 @@ def test_extends_every_trusted_staging_server_once_and_audits_it(sb):
 
 def aws_like_fleet():
     """FLEET where T2 never initialized DRS in eu-west-1, although its staging account S1 has servers there."""
-    fleet: dict = copy.deepcopy(FLEET)
+    fleet: dict[str, Any] = copy.deepcopy(FLEET)
     fleet["accounts"][1]["regions"] = {"us-east-1": {}}
     return fleet
 

@@ -154,3 +154,33 @@ def test_drs_regions_come_from_the_sdk_not_a_hard_coded_list():
     assert len(REGIONS) >= 34
     assert {"ap-east-2", "ap-southeast-7", "ca-west-1", "mx-central-1"} <= set(REGIONS)
     assert drs_regions(" us-east-1 ,eu-west-1") == ["eu-west-1", "us-east-1"]
+
+
+class CountedId(str):
+    """An account or region name that counts the equality comparisons made on it."""
+
+    equalities = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedId.equalities += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_build_plan_is_linear_in_accounts():
+    # Given 10,000 registered accounts with one row each (distinct objects, as read from two tables)
+    n = 10_000
+    registered = [CountedId(f"{i:012d}") for i in range(n)]
+    statuses = [
+        RegionStatus(
+            accountId=CountedId(f"{i:012d}"), region=CountedId("us-east-1"), serverCount=1, lastChecked=iso(NOW)
+        )
+        for i in range(n)
+    ]
+    CountedId.equalities = 0
+    p = plan(statuses, accounts=registered)
+    # Then each row is compared a bounded number of times: a list membership test per row would make
+    # n * n / 2 = 50,000,000 comparisons; hashing makes about one per lookup.
+    assert CountedId.equalities <= 10 * n
+    assert len(p.items) == n * len(REGIONS) and p.active_regions == ["us-east-1"]

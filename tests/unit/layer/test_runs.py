@@ -108,3 +108,13 @@ def test_a_planned_item_without_a_result_makes_the_run_partial(tables):
     assert s.itemsWithoutResult == 1 and s.outcome == "partial" and s.serversSynced == 2
     complete = build_summary(INVENTORY, run.model_copy(update={"workItemCount": 1}), [ok])
     assert complete.outcome == "complete" and "itemsWithoutResult" not in complete.dump()
+
+
+def test_an_invocation_holds_the_lock_for_its_lease_only(tables):
+    (table,) = tables("SyncStateTable")
+    state = SyncStateStore(table)
+    assert state.try_lock_for_invocation("inventory", "r1", now=0)
+    assert not state.acquire_lock("inventory", A, is_running=lambda arn: False, now=10)  # not an execution
+    assert not state.try_lock_for_invocation("inventory", "r2", now=10)
+    assert state.acquire_lock("inventory", A, is_running=lambda arn: False, now=10**4)  # its lease is over
+    assert not state.try_lock_for_invocation("inventory", "r2", now=10**4)  # a run holds it now

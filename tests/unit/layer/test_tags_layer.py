@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleet_sync.core.errors import InvalidSyncInput
-from fleet_sync.run.models import ItemResult, Pair, RunRecord, parse_sync_input
+from fleet_sync.run.models import MAX_WORK_ITEMS_IN_SUMMARY, ItemResult, Pair, RunRecord, parse_sync_input
 from fleet_sync.run.registry import sync_spec
 from fleet_sync.run.tasks import build_summary
 from fleet_sync.syncs.tags.tagging import (
@@ -147,3 +147,25 @@ def test_tag_summary_lists_skipped_by_reason_and_calls_saved():
     assert summary["regionsScanned"] == 1
     assert summary["callsSavedVsAllRegions"] == 33 * 2
     assert summary["serversSynced"] == 5  # the servers the item listed in its pair
+
+
+def test_regions_scanned_counts_every_result_not_only_the_listed_work_items():
+    # Given more work items than the summary lists, the last ones in regions the listed ones are not in
+    regions = ["us-east-1", "eu-west-1", "ap-south-1"]
+    pairs = [(f"{i:012d}", "us-east-1") for i in range(MAX_WORK_ITEMS_IN_SUMMARY)] + [
+        ("999999999999", r) for r in regions[1:]
+    ]
+    results = [ItemResult(accountId=a, region=r, status="AVAILABLE", ok=True, serverCount=0) for a, r in pairs]
+    run = RunRecord(
+        sync="tags",
+        runId="r",
+        executionArn="arn",
+        decision="discovery",
+        workItems=[Pair(accountId=a, region=r) for a, r in pairs[:MAX_WORK_ITEMS_IN_SUMMARY]],
+        workItemCount=len(pairs),
+        pairsTotal=len(pairs),
+        pairsSkipped=0,
+    )
+    summary = build_summary(sync_spec("tags"), run, results).dump()
+    assert len(summary["workItems"]) == MAX_WORK_ITEMS_IN_SUMMARY
+    assert summary["regionsScanned"] == 3

@@ -36,7 +36,6 @@ THROUGH_DRS_ONLY = {"ec2:TerminateInstances": "instance"}
 RESOURCE_TYPES = {
     "drs:TagResource": "source-server",
     "drs:UntagResource": "source-server",
-    "drs:GetLaunchConfiguration": "source-server",
     "drs:UpdateLaunchConfiguration": "source-server",
     "drs:TerminateRecoveryInstances": "recovery-instance",
     "drs:DescribeJobLogItems": "job",

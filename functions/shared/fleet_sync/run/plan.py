@@ -36,7 +36,7 @@ class Plan:
     @property
     def regions_skipped(self) -> int:
         scanned = {i["region"] for i in self.items}
-        return len([r for r in self.regions if r not in scanned])
+        return sum(1 for r in self.regions if r not in scanned)
 
 
 def scope(request: SyncInput, registered: list[str], all_regions: list[str]) -> tuple[list[str], list[str]]:
@@ -71,7 +71,10 @@ def build_plan(
     by_account: dict[str, dict[str, RegionStatus]] = defaultdict(dict)
     for s in statuses or []:
         by_account[s.accountId][s.region] = s
-    active = sorted({s.region for s in statuses or [] if s.active and s.accountId in accounts and s.region in regions})
+    in_accounts, in_regions = set(accounts), set(regions)  # membership per status row: sets, not lists
+    active = sorted(
+        {s.region for s in statuses or [] if s.active and s.accountId in in_accounts and s.region in in_regions}
+    )
 
     def everything(decision: str) -> Plan:
         items = [{"accountId": a, "region": r} for a in accounts for r in regions]

@@ -29,6 +29,10 @@ LOCK_LEASE_SECONDS = 6 * 3600  # how long a lock row lives; every state machine 
 # A sync's state machine stops itself after this long (its TimeoutSeconds), so a holder that still runs is
 # never older than its lease: takeover asks whether the holder runs, never how old the lock is.
 RUN_TIMEOUT_SECONDS = 5 * 3600
+# A writer outside the state machines (the API's DRS fallback) holds the lock for one function invocation,
+# which Lambda ends after at most 15 minutes: its lease is its bound.
+INVOCATION_PREFIX = "invocation#"
+INVOCATION_LEASE_SECONDS = 900
 GENERATION_KEY = SYNC_STATE.key("cache#regions", "generation")
 
 
@@ -88,8 +92,9 @@ class SyncStateStore:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
-        holder = (self.lock(sync) or {}).get("executionArn")
-        if holder and is_running(holder):
+        lock = self.lock(sync) or {}
+        holder = lock.get("executionArn")
+        if holder and _holder_runs(holder, lock, is_running, now):
             logger.info("another run holds the lock: skipping", extra={"sync": sync, "holder": holder})
             return False
         try:
@@ -104,6 +109,33 @@ class SyncStateStore:
             raise
         logger.warning("took over the lock of a run that no longer runs", extra={"sync": sync, "holder": holder})
         return True
+
+    def try_lock_for_invocation(self, sync: str, holder: str, *, now: float | None = None) -> bool:
+        """Take the sync's lock for one function invocation: only when no run holds it (nor another
+        invocation whose lease is still on). False when it is held: the caller must not write."""
+        now = time.time() if now is None else now
+        item = {
+            **_lock_key(sync),
+            "executionArn": INVOCATION_PREFIX + holder,
+            "acquiredAt": iso(utc_now()),
+            "expiresAt": int(now + INVOCATION_LEASE_SECONDS),
+        }
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (begins_with(executionArn, :inv) AND expiresAt < :now)"
+                ),
+                ExpressionAttributeValues={":inv": INVOCATION_PREFIX, ":now": int(now)},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def release_invocation_lock(self, sync: str, holder: str) -> bool:
+        return self.release_lock(sync, INVOCATION_PREFIX + holder)
 
     def release_lock(self, sync: str, execution_arn: str) -> bool:
         try:
@@ -214,6 +246,13 @@ class SyncStateStore:
         with self.table.batch_writer() as batch:
             for sid in server_ids:
                 batch.delete_item(Key=SYNC_STATE.key(_tags_pk(account_id, region), sid))
+
+
+def _holder_runs(holder: str, lock: dict[str, Any], is_running: Callable[[str], bool], now: float) -> bool:
+    """An execution holds the lock while it runs; an invocation until its lease ends."""
+    if holder.startswith(INVOCATION_PREFIX):
+        return int(lock.get("expiresAt") or 0) >= now
+    return is_running(holder)
 
 
 def _item_result(raw: dict[str, Any]) -> ItemResult:

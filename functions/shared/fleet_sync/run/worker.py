@@ -1,5 +1,6 @@
-"""The frame every sync's worker runs its work in: one set of credentials per work item, call counting,
-error classification, and the item result stored in the sync-state table (not in the state payload).
+"""The frame every sync's worker runs its work in: the account's credentials (cached per container), call
+counting, error classification, and the item result stored in the sync-state table (not in the state payload).
+The account rows of a run are read once per container and run (one Scan), not once per work item.
 
 Each sync's `syncs/<sync>/work.py` defines `work(ctx) -> WorkOutcome`, its work on one (account, region);
 its handler calls `run_work_item(item, settings, work)`.
@@ -7,7 +8,9 @@ its handler calls `run_work_item(item, settings, work)`.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +55,7 @@ class WorkContext:
         if account_id == self.account.accountId:
             return self.credentials
         if account_id not in self._credentials_by_account:
-            found = AccountsStore(self.table(self.settings.accounts_table)).get(account_id)
+            found = run_accounts(self.item.runId, self.settings).get(account_id)
             record = trusted_origin(found, account_id, self.account.accountId)
             self._credentials_by_account[account_id] = account_credentials(
                 record,
@@ -68,10 +71,10 @@ class WorkContext:
         return Access(self.credentials, self.credentials_for, self.client)
 
     def table(self, name: str) -> Any:
-        return self.ddb.Table(name)
+        return aws.table(name)
 
     def product_table(self, table: Table) -> Any:
-        return self.ddb.Table(self.settings.table_name(table))
+        return aws.table(self.settings.table_name(table))
 
 
 @dataclass
@@ -84,6 +87,24 @@ class WorkOutcome:
 
 
 Work = Callable[[WorkContext], WorkOutcome]
+
+RUNS_REMEMBERED = 4  # runs of several syncs may overlap in one container: a few, not every run ever seen
+_run_accounts: OrderedDict[str, dict[str, AccountRecord]] = OrderedDict()
+_run_accounts_lock = threading.Lock()
+
+
+def run_accounts(run_id: str, settings: Settings) -> dict[str, AccountRecord]:
+    """Every account row (disabled ones too), as read by this container's first work item of the run."""
+    with _run_accounts_lock:
+        known = _run_accounts.get(run_id)
+    if known is None:
+        rows = AccountsStore(aws.table(settings.accounts_table)).all(include_disabled=True)
+        known = {a.accountId: a for a in rows}
+        with _run_accounts_lock:
+            _run_accounts[run_id] = known
+            while len(_run_accounts) > RUNS_REMEMBERED:
+                _run_accounts.popitem(last=False)
+    return known
 
 
 def run_work_item(item: WorkItem, settings: Settings, work: Work) -> ItemResult:
@@ -101,7 +122,7 @@ def run_work_item(item: WorkItem, settings: Settings, work: Work) -> ItemResult:
     except (ClientError, BotoCoreError, AccountNotRegistered, ServerNotInExecution) as exc:
         result = _failed(item, exc, counter, lambda: _known_servers(ddb, settings, item))
     result.durationMs = int((time.monotonic() - started) * 1000)
-    SyncStateStore(ddb.Table(settings.sync_state_table)).put_item_result(item.runId, result)
+    SyncStateStore(aws.table(settings.sync_state_table)).put_item_result(item.runId, result)
     logger.info(
         "work item done",
         extra={"status": result.status, "apiCalls": result.apiCalls, "serverCount": result.serverCount},
@@ -111,7 +132,7 @@ def run_work_item(item: WorkItem, settings: Settings, work: Work) -> ItemResult:
 
 
 def _run(item: WorkItem, settings: Settings, work: Work, ddb: Any, counter: aws.ApiCallCounter) -> ItemResult:
-    account = AccountsStore(ddb.Table(settings.accounts_table)).get(item.accountId)
+    account = run_accounts(item.runId, settings).get(item.accountId)
     if account is None:
         raise AccountNotRegistered(f"account {item.accountId} is not in the accounts table")
     credentials = account_credentials(

@@ -7,6 +7,7 @@ Only the data-management function reaches the fallback (POST /inventory/refresh)
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,10 @@ from ...core.regions import drs_regions
 from ...core.settings import Settings, get_settings
 from ...run.accounts import AccountsStore, account_credentials, trusted_origin
 from ...run.region_status import RegionStatusStore, invalidate_region_cache, load_region_statuses
+from ...run.sync_state import SyncStateStore
 from . import queries
 from .scan import scan_pair
+from .spec import SPEC
 from .store import InventoryStore
 
 QUERY_FILTERS = ("accountId", "sourceAccountId", "stagingAccountId", "replicationState", "hostname")
@@ -107,7 +110,7 @@ def query_inventory(
     successes = [s.lastSuccess for s in statuses if s.region in set(regions) and s.active and s.lastSuccess]
     result.oldest_success = min(successes) if successes else None
     if stale and fallback:
-        _read_from_drs(stale, tables, settings, store, write_back=write_back, sink=result)
+        write_back = _read_from_drs(stale, tables, settings, store, write_back=write_back, sink=result)
     refreshed = set(result.refreshed_pairs) if not write_back else set()
     stored = [r for r in store.query(regions, filters) if (r["accountId"], r["replicationRegion"]) not in refreshed]
     result.servers = sorted(
@@ -125,8 +128,33 @@ def _read_from_drs(
     *,
     write_back: bool,
     sink: InventoryQueryResult,
-) -> None:
+) -> bool:
+    """Read the stale pairs from DRS into `sink`; write them back only while holding the inventory sync's
+    lock (a sync running meanwhile would otherwise be rolled back by this older read). Returns whether the
+    reads were written back."""
     logger.info("inventory stale for some pairs: reading them from DRS", extra={"stalePairs": len(stale)})
+    state = SyncStateStore(tables.sync_state)
+    holder = uuid.uuid4().hex
+    if write_back and not state.try_lock_for_invocation(SPEC.name, holder):
+        logger.info("an inventory run holds the lock: serving the DRS reads without writing them back")
+        write_back = False
+    try:
+        _read_pairs(stale, tables, settings, store, write_back=write_back, sink=sink)
+    finally:
+        if write_back:
+            state.release_invocation_lock(SPEC.name, holder)
+    return write_back
+
+
+def _read_pairs(
+    stale: list[tuple[str, str]],
+    tables: _Tables,
+    settings: Settings,
+    store: InventoryStore,
+    *,
+    write_back: bool,
+    sink: InventoryQueryResult,
+) -> None:
     credentials_for = _CredentialsByAccount(tables.accounts, settings)
     statuses = RegionStatusStore(tables.region_status)
     for account_id, region in stale:

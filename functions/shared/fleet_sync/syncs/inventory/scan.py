@@ -105,11 +105,12 @@ class PairScan:
 
 
 def scan_pair(account_id: str, region: str, access: Access) -> PairScan:
-    """Read a pair's servers and template from DRS, then EC2 details from each origin (account, region).
+    """Read a pair's servers from DRS, then its template (only where servers are: the template is a field of
+    their rows) and EC2 details from each origin (account, region).
     EC2 throttling that outlasted the SDK's retries is raised, so the pair is retried as a whole."""
     drs = access.client("drs", credentials=access.credentials, region=region)
     servers = describe_source_servers(drs)
-    template_id = region_template_id(drs)
+    template_id = region_template_id(drs) if servers else None
     scan = PairScan(account_id, region, servers, template_id)
     reads = read_ec2(servers, account_id, region, access=access, warnings=scan.warnings)
     throttled = [exc for exc in reads.failed.values() if is_throttling(aws.error_code(exc))]

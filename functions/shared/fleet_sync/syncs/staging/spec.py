@@ -141,7 +141,7 @@ def summary_fields(summary: Summary, results: list[ItemResult], run: RunRecord) 
         "staging sync summarized",
         extra={
             "dryRun": dry_run,
-            "regionsScanned": len({w.region for w in summary.workItems}),
+            "regionsScanned": len({r.region for r in results}),
             "apiCallTotal": summary.apiCallTotal,
             **{k: summary.counts.get(k, 0) for k in ("serversExtended", "serversFailed", "serversDeferred")},
         },

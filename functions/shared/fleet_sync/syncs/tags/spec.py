@@ -28,7 +28,7 @@ class TagsSummary(Summary):
     serversTagged: int = counter("servers whose tags changed")
     tagsAdded: int = counter("tags set (added or changed)")
     tagsRemoved: int = counter("tags removed (only keys this sync wrote)")
-    launchConfigsUpdated: int = counter("launch configurations whose copyTags was turned on")
+    launchConfigsUpdated: int = counter("launch configurations set to copyTags=True (once a week per server)")
     skipped: dict[str, int] = Field(description="servers not tagged, by reason")
     regionsScanned: int = Field(description="regions the plan scanned")
     callsSavedVsAllRegions: int = Field(description="calls the skipped pairs would have cost at the least")
@@ -43,7 +43,7 @@ def summary_fields(summary: Summary, results: list[ItemResult], run: RunRecord) 
         "skipped": {
             k[len(SKIPPED_PREFIX) :]: v for k, v in sorted(summary.counts.items()) if k.startswith(SKIPPED_PREFIX)
         },
-        "regionsScanned": len({w.region for w in summary.workItems}),
+        "regionsScanned": len({r.region for r in results}),  # every result: the summary lists only the first N
         "callsSavedVsAllRegions": summary.pairsSkipped * MIN_CALLS_PER_PAIR,
     }
     logger.info(

@@ -7,7 +7,7 @@ that write to DRS.
 2. TagResource only where a tag differs; UntagResource only for keys this sync wrote earlier and the
    instance no longer has. The keys this sync manages are remembered per server in the sync-state table,
    so a key someone else wrote is never removed;
-3. copyTags on the launch configuration where it is off, checked once per server (and again weekly);
+3. copyTags=True written to the launch configuration once per server (and again weekly), unread: it is idempotent;
 4. new tags written through to the server's inventory row (`sourceTags` only), so the next run that reads
    the inventory sees them and writes nothing.
 DISCONNECTED servers and servers with no EC2 instance are skipped and counted by reason.
@@ -264,17 +264,15 @@ class PairTagger:
             counts["tagsRemoved"] += len(change.to_remove)
 
     def _check_copy_tags(self, s: Server, checked_at: str | None, counts: Counter[str]) -> str | None:
-        """copyTags=True on the server's launch configuration, looked at once per COPY_TAGS_RECHECK."""
+        """copyTags=True on the server's launch configuration, set once per COPY_TAGS_RECHECK. Written without
+        reading it first: the write is idempotent, so one call does what a read and a write would."""
         last_check = parse_iso(checked_at)
         if last_check is not None and last_check >= self.now - COPY_TAGS_RECHECK:
             return checked_at
         drs = self.drs
         try:
-            config = drs.get_launch_configuration(sourceServerID=s.server_id)
-            counts["launchConfigsChecked"] += 1
-            if not config.get("copyTags"):
-                drs.update_launch_configuration(sourceServerID=s.server_id, copyTags=True)
-                counts["launchConfigsUpdated"] += 1
+            drs.update_launch_configuration(sourceServerID=s.server_id, copyTags=True)
+            counts["launchConfigsUpdated"] += 1
             return iso(self.now)
         except ClientError as exc:
             self._failed(s, exc, counts)  # the tags went through: still remember the keys written
