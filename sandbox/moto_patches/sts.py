@@ -1,4 +1,5 @@
-"""STS: AssumeRole answers AccessDenied as AWS does when the role is missing or its trust policy refuses.
+"""STS: AssumeRole answers AccessDenied as AWS does when the role is missing or its trust policy refuses
+(the ExternalId, or the session tags the request passes without the trust allowing sts:TagSession).
 
 ``install_sts_external_id_check()``: moto's STS ``AssumeRole`` hands out credentials for any role ARN,
 even one that does not exist. Real AWS answers ``AccessDenied`` (403) when
@@ -97,6 +98,37 @@ def trust_allows(
     return bool(result == PermissionResult.PERMITTED)
 
 
+def _request_tag_keys(response: Any) -> list[str]:
+    """The keys of the request's session tags."""
+    tags = response._get_param("Tags")
+    if isinstance(tags, list):
+        return [str(t.get("Key")) for t in tags if isinstance(t, dict)]
+    keys = []  # the query protocol's flat form, when moto has not parsed it
+    for n in range(1, 51):
+        key = response._get_param(f"Tags.member.{n}.Key")
+        if key is None:
+            break
+        keys.append(str(key))
+    return keys
+
+
+def session_tags_allowed(trust_policy: str | dict[str, Any], tag_keys: list[str]) -> bool:
+    """Whether the trust policy allows ``sts:TagSession`` with these tag keys, as AWS requires for an
+    AssumeRole that passes session tags: an Allow for the action whose ``aws:TagKeys`` condition
+    (``ForAllValues:StringEquals``, when present) lists every key."""
+    policy = json.loads(trust_policy) if isinstance(trust_policy, str) else trust_policy
+    for statement in _as_list(policy.get("Statement")):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = [a.lower() for a in _as_list(statement.get("Action"))]
+        if not any(a in ("sts:tagsession", "sts:*", "*") for a in actions):
+            continue
+        allowed = ((statement.get("Condition") or {}).get("ForAllValues:StringEquals") or {}).get("aws:TagKeys")
+        if allowed is None or set(tag_keys) <= set(_as_list(allowed)):
+            return True
+    return False
+
+
 def install_sts_external_id_check() -> Callable[[], None]:
     """Patch moto's STS AssumeRole (idempotent); returns a function that removes the patch."""
     global _undo
@@ -133,6 +165,9 @@ def install_sts_external_id_check() -> Callable[[], None]:
                 role.assume_role_policy_document, role_arn, self.current_account, principal_arn, external_id
             ):
                 raise denied
+            tag_keys = _request_tag_keys(self)
+            if tag_keys and not session_tags_allowed(role.assume_role_policy_document, tag_keys):
+                raise AccessDeniedError(user_arn=caller, action=f"sts:TagSession on resource: {role_arn}")
             return original(self)
 
         TokenResponse.assume_role = assume_role  # type: ignore[method-assign]

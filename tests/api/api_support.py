@@ -190,7 +190,8 @@ def required_permissions(sb: Sandbox, call: Call) -> list[tuple[str, str, dict[s
         resource = p.get("executionArn") or p.get("stateMachineArn") or "*"
         return [(f"states:{call.operation}", resource, None)]
     if call.service == "sts" and call.operation == "AssumeRole":
-        return [("sts:AssumeRole", p["RoleArn"], None)]
+        tagging = [("sts:TagSession", p["RoleArn"], None)] if p.get("Tags") else []
+        return [("sts:AssumeRole", p["RoleArn"], None), *tagging]
     return [(f"{prefix}:{call.operation}", "*", None)]
 
 

@@ -15,6 +15,8 @@ def iam_checked(request):
     with recorded_calls() as calls:
         yield calls
     problems = {
-        fn: denied for fn in ("QueryApiFunction", "DataManagementFunction") if (denied := denied_calls(sb, calls, fn))
+        fn: denied
+        for fn in ("QueryApiFunction", "ManageApiFunction", "DataManagementFunction")
+        if (denied := denied_calls(sb, calls, fn))
     }
     assert problems == {}, f"calls the template's policies do not allow: {problems}"

@@ -52,7 +52,12 @@ def test_target_accounts_crud(sb):
     assert expect(sb, "PATCH", f"/accounts/targets/{spare}", 200, body={"enabled": False})["enabled"] is False
 
     removed = expect(sb, "DELETE", f"/accounts/targets/{spare}", 200)
-    assert removed == {"accountId": spare, "removed": True, "stagingAccountsRemoved": []}
+    assert removed == {
+        "accountId": spare,
+        "removed": True,
+        "stagingAccountsRemoved": [],
+        "rowsRemoved": {spare: {"inventoryRows": 0, "regionStatusRows": 0, "recoveryInstanceRows": 0}},
+    }
     assert spare not in rows(sb)
     assert expect(sb, "GET", f"/accounts/targets/{spare}", 404)["error"] == "AccountNotFound"
     assert expect(sb, "DELETE", f"/accounts/targets/{spare}", 404)["error"] == "AccountNotFound"

@@ -1,5 +1,7 @@
 """Direct Lambda invocation of the data-management function with `{"operation": ...}` (the specification's
-operations), next to its API Gateway events: the same function, told apart by the event's shape.
+operations). It serves no API route: an API Gateway event invoked on it, whatever identity it claims, is
+refused, and its role could not carry out a write route anyway. The API's write routes have a function of
+their own (ManageApiFunction), invoked by API Gateway.
 
 Authorization is IAM's alone (lambda:InvokeFunction on the function): the handler inspects no caller.
 """
@@ -10,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from api_support import TARGET, expect, open_sandbox
+from api_support import TARGET, Call, denied_calls, drs_writes, expect, open_sandbox, role_statements, table_snapshot
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 OPERATIONS = {
@@ -61,19 +63,58 @@ def test_a_bad_operation_fails_the_invocation_naming_it(sb):
     assert error == "Unhandled" and payload["errorType"] == "InvalidOperation"
 
 
-def test_an_api_gateway_event_invoked_directly_is_routed_like_the_api(sb):
+def forged(sb, method, path, body=None):
+    """An API Gateway event as a caller with lambda:InvokeFunction could write it, identity block and all."""
     from sandbox.api import ApiGateway
 
     gateway = ApiGateway(sb)
-    route, params, _ = gateway.resolve("GET", f"/accounts/targets/{TARGET}")
-    assert route is not None
-    event = gateway.event(route, "GET", f"/accounts/targets/{TARGET}", params, {}, None, {}, True)
-    error, response = invoke(sb, event)
-    assert error is None and response["statusCode"] == 200
-    assert json.loads(response["body"])["accountId"] == TARGET
-    # an event that names an operation is a direct invocation, whatever else it carries
+    route, params, _ = gateway.resolve(method, path)
+    assert route is not None and route.function == "ManageApiFunction"
+    return gateway.event(route, method, path, params, {}, body, {}, True)
+
+
+def test_a_forged_api_event_invoked_directly_reaches_no_write_route(sb):
+    """The probe: a direct invoke shaped like the API changed an account's ExternalId and ran terminate."""
+    before = table_snapshot(sb)
+    writes = drs_writes(sb)
+    for event in (
+        forged(sb, "PATCH", f"/accounts/targets/{TARGET}", {"externalId": "attacker-chosen"}),
+        forged(sb, "POST", "/recovery-instances/terminate", {"sourceServerIDs": ["s-00000000000000001"]}),
+        forged(sb, "DELETE", f"/accounts/targets/{TARGET}"),
+    ):
+        error, payload = invoke(sb, event)
+        assert error == "Unhandled" and payload["errorType"] == "InvalidOperation", payload
+        assert "API" in payload["errorMessage"]
+    assert table_snapshot(sb) == before and drs_writes(sb) == writes
+    # an event that names an operation is a direct invocation, whatever else it carries: it only starts or reads
+    event = forged(sb, "PATCH", f"/accounts/targets/{TARGET}", {"externalId": "x"})
     error, payload = invoke(sb, {**event, "operation": "get_recovery_instance_sync_status"})
     assert error is None and "status" in payload and "statusCode" not in payload
+    assert table_snapshot(sb) == before
+
+
+def test_the_write_routes_function_answers_api_gateway_events_only(sb):
+    name = sb.function_name("ManageApiFunction")
+    for payload in ({"operation": "sync_recovery_instances"}, {"httpMethod": "GET", "path": "/accounts/targets"}):
+        out = sb.client("lambda").invoke(FunctionName=name, Payload=json.dumps(payload).encode())
+        assert out.get("FunctionError") == "Unhandled"
+        assert json.loads(out["Payload"].read())["errorType"] == "NotAnApiRequest"
+    assert expect(sb, "GET", f"/accounts/targets/{TARGET}", 200)["accountId"] == TARGET  # through the API it serves
+
+
+def test_the_direct_operations_role_can_only_start_syncs_and_read_their_status(sb):
+    statements = role_statements(sb, "DataManagementFunction")
+    granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    own = {a for a in granted if not a.startswith(("xray:", "logs:"))}
+    assert own == {"states:StartExecution", "dynamodb:GetItem"}, own
+    manage = sb.function_name("DataManagementFunction")
+    accounts = sb.table_name("accounts")
+    calls = [
+        Call(manage, "dynamodb", "UpdateItem", {"TableName": accounts, "Key": {"accountId": TARGET}}),
+        Call(manage, "dynamodb", "GetItem", {"TableName": accounts, "Key": {"accountId": TARGET}}),
+        Call(manage, "sts", "AssumeRole", {"RoleArn": f"arn:aws:iam::{TARGET}:role/DrsFleetSyncRole"}),
+    ]
+    assert len(denied_calls(sb, calls, "DataManagementFunction")) == 3
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("api-*.json")))

@@ -139,7 +139,7 @@ def test_the_data_management_function_assumes_only_the_fleet_role_and_starts_onl
     for s in statements:
         assert not any(a == "*" or a.endswith(":*") for a in actions(s))
         if "sts:AssumeRole" in actions(s):
-            assert actions(s) == ["sts:AssumeRole"] or s["Action"] == "sts:AssumeRole"
+            assert actions(s) == ["sts:AssumeRole", "sts:TagSession"]
             assert resources(s) == [{"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${CrossAccountRoleName}"}]
         if "states:StartExecution" in actions(s):
             assert "${AWS::StackName}-*" in json.dumps(resources(s))

@@ -197,7 +197,7 @@ def test_the_event_is_what_api_gateway_sends(sb):
     status, body = gateway.request("POST", "/syncs/tags", body={"regions": ["us-east-1"]})
     last = gateway.last
     assert last is not None and last.route is not None
-    assert status == 202 and last.route.function == "DataManagementFunction"
+    assert status == 202 and last.route.function == "ManageApiFunction"
     assert last.headers["Location"] == body["links"]["execution"]
     sb.wait(body["executionArn"])
 
@@ -219,11 +219,14 @@ def test_the_iam_check_of_the_route_tests_would_catch_a_write_by_the_query_funct
     denied = denied_calls(sb, calls, "QueryApiFunction")
     assert len(denied) == 4 and not any("dynamodb:Query" in d for d in denied), denied
 
-    manage = sb.function_name("DataManagementFunction")
+    manage = sb.function_name("ManageApiFunction")
+    direct = sb.function_name("DataManagementFunction")
     state = sb.table_name("sync-state")
 
-    def get(pk):
-        return Call(manage, "dynamodb", "GetItem", {"TableName": state, "Key": {"pk": pk, "sk": "x"}})
+    def get(function, pk):
+        return Call(function, "dynamodb", "GetItem", {"TableName": state, "Key": {"pk": pk, "sk": "x"}})
 
-    assert denied_calls(sb, [get("status#recovery-instances"), get("cache#regions")], "DataManagementFunction") == []
-    assert denied_calls(sb, [get("lock#tags")], "DataManagementFunction")
+    assert denied_calls(sb, [get(manage, "cache#regions")], "ManageApiFunction") == []
+    assert denied_calls(sb, [get(manage, "lock#tags"), get(manage, "status#recovery-instances")], "ManageApiFunction")
+    assert denied_calls(sb, [get(direct, "status#recovery-instances")], "DataManagementFunction") == []
+    assert denied_calls(sb, [get(direct, "cache#regions")], "DataManagementFunction")

@@ -179,3 +179,41 @@ def test_external_id_conditions(condition, external_id, allowed):
     policy = {"Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole"], "Condition": condition}]}
     assert external_id_allowed(policy, external_id) is allowed
     assert external_id_allowed({"Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole"}]}, None) is False
+
+
+def test_session_tags_need_the_trust_to_allow_tag_session(sim):
+    from moto.iam.models import iam_backends
+
+    from sandbox.moto_patches.sts import session_tags_allowed
+
+    iam = iam_backends[TARGET]["global"]
+    only_assume = {"Version": "2012-10-17", "Statement": [role_trust_policy("123456789012", None)["Statement"][0]]}
+    for name, trust in (("Tagging", role_trust_policy("123456789012", None)), ("NoTagging", only_assume)):
+        iam.create_role(
+            role_name=name,
+            assume_role_policy_document=json.dumps(trust),
+            path="/",
+            permissions_boundary=None,
+            description="",
+            tags=[],
+            max_session_duration=None,
+        )
+    sts = boto3.client("sts", region_name="us-east-1")
+
+    def assume(role, tags):
+        arn = f"arn:aws:iam::{TARGET}:role/{role}"
+        return sts.assume_role(RoleArn=arn, RoleSessionName="check", Tags=tags)["Credentials"]
+
+    ours = [{"Key": "drs-fleet-sync:sync", "Value": "inventory"}, {"Key": "drs-fleet-sync:execution", "Value": "e-1"}]
+    undo = install_sts_external_id_check()
+    try:
+        assert assume("Tagging", ours)["AccessKeyId"].startswith("ASIA")
+        assert assume("NoTagging", [])  # no tags: no sts:TagSession needed
+        for role, tags in (("NoTagging", ours), ("Tagging", [{"Key": "other", "Value": "x"}])):
+            with pytest.raises(ClientError) as e:
+                assume(role, tags)
+            assert e.value.response["Error"]["Code"] == "AccessDenied"
+            assert "sts:TagSession" in e.value.response["Error"]["Message"]
+    finally:
+        undo()
+    assert session_tags_allowed({"Statement": [{"Effect": "Allow", "Action": "sts:TagSession"}]}, ["any"])

@@ -83,6 +83,13 @@ def drs_truth(sb, pairs):
     return out
 
 
+def summary_of_arn(sb, execution_arn):
+    from sandbox.executions import summary_of
+
+    desc = sb.wait(execution_arn)
+    return summary_of(sb.sync_name("recovery-instances"), desc)
+
+
 def drs_calls(sb, operation):
     return Counter(
         {(c["accountId"], c["region"]): c["calls"] for c in sb.drs_calls()["calls"] if c["operation"] == operation}
@@ -280,12 +287,13 @@ def test_source_execution_from_the_execution_history_table_through_its_index(man
 # ------------------------------------------------------------------ the scoped wave-completion run
 
 
-def test_wave_completion_run_syncs_just_its_servers_and_records_the_execution(sb):
+def test_wave_completion_run_syncs_just_its_servers_with_the_execution_drs_names(sb):
     full = sb.run_sync("recovery-instances")
     before = rows(sb)
-    # a wave launches two servers (untagged job), and one unrelated instance is terminated outside
+    # a wave launches two servers (its job tagged by the orchestrator), and one unrelated instance is
+    # terminated outside
     wave = without_instance(sb, A, "us-east-1", 2)
-    launch(sb, A, "us-east-1", wave)
+    launch(sb, A, "us-east-1", wave, tags={EXECUTION_ID_TAG: "exec-wave-1"})
     outsider = next(s for s, r in before.items() if (r["accountId"], r["region"]) == (A, "us-east-1"))
     terminate_outside(sb, A, "us-east-1", [before[outsider]["recoveryInstanceID"]])
     sb.reset_drs_calls()
@@ -307,11 +315,48 @@ def test_wave_completion_run_syncs_just_its_servers_and_records_the_execution(sb
     assert status["executionArn"] == full["executionArn"]
     state = {(i["pk"], i["sk"]) for i in sb.items("sync-state")}
     assert ("lock#recovery-instances", "lock") not in state
-    # the next full sync keeps the execution (no job tag to contradict it) and drops the outsider
+    # the next full sync keeps the execution and drops the outsider
     nxt = sb.run_sync("recovery-instances")
     final = rows(sb)
     assert {final[s]["sourceExecutionId"] for s in wave} == {"exec-wave-1"}
     assert outsider not in final and nxt["instancesRemoved"] == 1
+
+
+def test_a_scoped_run_cannot_relabel_a_failovers_instances_as_a_drills(sb):
+    """The probe: a scoped run naming a real failover's servers with a drill's execution id, then terminate by
+    that drill's id. The run is refused (nothing written) and the failover instances keep their execution."""
+    failover, drill = (without_instance(sb, A, "us-east-1", 4)[i : i + 2] for i in (0, 2))
+    drs = sb.client("drs", account=A, region="us-east-1")
+    drs.start_recovery(
+        sourceServers=[{"sourceServerID": s} for s in failover], isDrill=False, tags={EXECUTION_ID_TAG: "exec-failover"}
+    )
+    launch(sb, A, "us-east-1", drill, tags={EXECUTION_ID_TAG: "exec-drill"})
+    sb.run_sync("recovery-instances")
+    before = rows(sb)
+    assert {before[s]["sourceExecutionId"] for s in failover} == {"exec-failover"}
+
+    relabel = {"accountId": A, "region": "us-east-1", "sourceServerIDs": failover, "executionId": "exec-drill"}
+    status, started = sb.api("POST", "/syncs/recovery-instances", body=relabel)
+    assert status == 202
+    out = summary_of_arn(sb, started["executionArn"])
+    assert out["outcome"] != "complete" and out["instancesUpdated"] == 0
+    assert [e["code"] for e in out["errors"]] == ["ServerNotInExecution"]
+    assert all(s in out["errors"][0]["message"] for s in failover)
+    # one named server outside the execution refuses the whole run, even with the drill's own servers
+    mixed = sb.run_sync("recovery-instances", {**relabel, "sourceServerIDs": [*drill, failover[0]]})
+    assert [e["code"] for e in mixed["errors"]] == ["ServerNotInExecution"]
+    assert rows(sb) == before
+
+    status, report = sb.api("POST", "/recovery-instances/terminate", body={"sourceExecutionId": "exec-drill"})
+    assert status == 200
+    terminated = {e["sourceServerID"] for e in report["terminated"]}
+    assert terminated.isdisjoint(failover)
+    live = {
+        i["sourceServerID"]
+        for p in drs.get_paginator("describe_recovery_instances").paginate(filters={})
+        for i in p["items"]
+    }
+    assert set(failover) <= live
 
 
 @pytest.mark.parametrize(

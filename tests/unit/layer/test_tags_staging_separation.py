@@ -78,9 +78,9 @@ def test_the_tag_and_staging_syncs_have_their_own_workers():
 def test_only_sync_workers_may_assume_the_fleet_role():
     assuming = {lid for lid, f in functions().items() if any("sts:AssumeRole" in actions(s) for s in statements(f))}
     assert set(WRITE_WORKERS) <= assuming
-    # and the data-management function, for the API's writes (terminate recovery instances, refresh stale
-    # inventory pairs from DRS); never the read-only query function
-    assert assuming <= set(sync_workers().values()) | {"DataManagementFunction"}
+    # and the manage function, for the API's writes (terminate recovery instances, refresh stale inventory
+    # pairs from DRS); never the read-only query function nor the direct operations' function
+    assert assuming <= set(sync_workers().values()) | {"ManageApiFunction"}
     assert "QueryApiFunction" not in assuming
 
 

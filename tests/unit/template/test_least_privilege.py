@@ -4,7 +4,7 @@ policies SAM generates (policy templates, schedule roles, managed policies) are 
 - no statement grants `*` or `service:*` as an action;
 - every resource is the stack's own table, bucket, function or state machine; `*` only for actions that take
   no resource (the exceptions below, each with its reason);
-- sts:AssumeRole names exactly the fleet role, and only the sync workers and the data-management function
+- sts:AssumeRole (with sts:TagSession) names exactly the fleet role, and only the sync workers and the manage function
   (terminate, inventory refresh) may assume it;
 - the query function has no write action at all: no Put/Update/Delete/BatchWrite/TransactWrite, no
   StartExecution/StopExecution, no DRS or EC2 action, no AssumeRole;
@@ -59,8 +59,8 @@ HISTORY_INDEX = {
     "${ExecutionHistoryTableName}/index/${ExecutionHistoryIndexName}"
 }
 FLEET_ROLE = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${CrossAccountRoleName}"}
-# Besides the sync workers, the data-management side assumes the fleet role: terminate and inventory refresh.
-ASSUMING_BESIDES_WORKERS = {"DataManagementFunction"}
+# Besides the sync workers, the API's write routes assume the fleet role: terminate and inventory refresh.
+ASSUMING_BESIDES_WORKERS = {"ManageApiFunction"}
 QUERY_FUNCTION = "QueryApiFunction"
 READ_VERBS = ("Get", "Describe", "List", "Query", "Scan", "BatchGet", "ConditionCheck")
 OWN = "arn:${AWS::Partition}:{service}:${AWS::Region}:${AWS::AccountId}:"
@@ -228,7 +228,7 @@ def check_resource(g: Grant, action: str, resource: Any) -> str | None:
         if own(resource, "AWS::StepFunctions::StateMachine"):
             return None
         return None if stack_named(resource, "states", ("stateMachine", "execution")) else "not the stack's machines"
-    if action == "sts:AssumeRole":
+    if action in ("sts:AssumeRole", "sts:TagSession"):
         return None if resource == FLEET_ROLE else "not the fleet role"
     return f"no rule for {service}: add one before granting it"
 
@@ -283,7 +283,7 @@ def test_only_sync_workers_and_data_management_assume_the_fleet_role():
     assert assuming <= sync_workers() | ASSUMING_BESIDES_WORKERS
     for g in grants():
         if "sts:AssumeRole" in g.actions:
-            assert g.actions == ["sts:AssumeRole"] and g.resources == [FLEET_ROLE], g
+            assert g.actions == ["sts:AssumeRole", "sts:TagSession"] and g.resources == [FLEET_ROLE], g
 
 
 def test_no_other_identity_or_session_action_is_granted():

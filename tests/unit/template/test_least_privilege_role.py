@@ -209,7 +209,7 @@ def test_ec2_actions_for_drs_jobs_hold_only_through_drs():
 
 
 def test_the_trust_requires_the_external_id_and_names_exactly_the_products_roles():
-    [trust] = role()["AssumeRolePolicyDocument"]["Statement"]
+    [trust] = [s for s in role()["AssumeRolePolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"]
     assert trust["Effect"] == "Allow" and trust["Action"] == "sts:AssumeRole"
     assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProductAccountId}:root"}}
     assert trust["Condition"] == {
@@ -268,3 +268,14 @@ def test_sessions_fit_the_roles_maximum():
     ]
     seconds = [a for a in asked if isinstance(a, int)]
     assert asked and seconds == asked and max(seconds) <= role()["MaxSessionDuration"]
+
+
+def test_the_trust_allows_tagging_sessions_with_exactly_the_tags_the_code_passes():
+    from fleet_sync.run.accounts import SESSION_TAG_EXECUTION, SESSION_TAG_SYNC
+
+    [tagging] = [s for s in role()["AssumeRolePolicyDocument"]["Statement"] if s["Action"] == "sts:TagSession"]
+    assert tagging["Effect"] == "Allow"
+    assert tagging["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProductAccountId}:root"}}
+    keys = tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+    assert sorted(keys) == sorted([SESSION_TAG_SYNC, SESSION_TAG_EXECUTION])
+    assert tagging["Condition"]["StringEquals"] == {"aws:PrincipalArn": {"Ref": "TrustedRoleArns"}}

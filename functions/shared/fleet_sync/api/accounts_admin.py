@@ -1,5 +1,5 @@
 """Managing the accounts table: add, change and remove target accounts, add and remove a target's staging
-accounts. Only the data-management function calls this module (the syncs only read the table).
+accounts. Only the manage function (the API's write routes) calls this module (the syncs only read the table).
 
 Rows (docs/design.md): one per account, key `accountId`; `kind` target or staging; `name`, `roleArn`,
 `externalId`, `enabled`; targets also `stagingAccounts`, the ids of the staging accounts they trust. A staging

@@ -260,6 +260,23 @@ def is_api_gateway_event(event: Any) -> bool:
     return isinstance(event, dict) and "httpMethod" in event and "requestContext" in event and "operation" not in event
 
 
+class NotAnApiRequest(Exception):
+    """An event that API Gateway did not send: the API functions answer API requests only."""
+
+
+def require_api_gateway_event(event: Any) -> None:
+    """Refuse (raise) anything but an API Gateway REST proxy event carrying the caller's identity."""
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    if (
+        not is_api_gateway_event(event)
+        or not isinstance(context, dict)
+        or not isinstance(context.get("identity"), dict)
+    ):
+        raise NotAnApiRequest(
+            "this function serves the stack's API only; direct operations go to DataManagementFunction"
+        )
+
+
 def _undecodable_body(event: dict[str, Any]) -> bool:
     """A base64 body that is not UTF-8 text (Powertools would fail decoding it, before any validation)."""
     if not event.get("isBase64Encoded") or event.get("body") is None:

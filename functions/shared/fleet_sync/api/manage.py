@@ -1,4 +1,4 @@
-"""The data-management API (DataManagementFunction): every route that writes or starts work.
+"""The manage API (ManageApiFunction): every route that writes or starts work.
 
 Starting syncs (202 and the execution), refreshing stale inventory pairs from DRS, terminating recovery
 instances, and the accounts table (targets and their staging accounts). Each body is a pydantic model;
@@ -24,6 +24,7 @@ from ..run.start import start_sync
 from ..syncs.inventory.refresh import query_inventory
 from ..syncs.recovery_instances.terminate import terminate_recovery_instances
 from . import accounts_admin, preflight
+from .account_rows import with_rows_removed
 from .common import ApiValidationError, error_response, json_response, known_regions, make_resolver, responses
 from .models import (
     MAX_REGIONS,
@@ -286,11 +287,13 @@ def patch_target(accountId: TargetId, changes: Annotated[AccountUpdate, Body()])
     "/accounts/targets/<accountId>",
     operation_id="removeTargetAccount",
     tags=["accounts"],
-    summary="Remove a target account, and its staging accounts that no other target lists",
+    summary="Remove a target account, and its staging accounts that no other target lists, with their inventory, "
+    "region-status and recovery-instance cache rows",
     responses=responses(200, "what was removed", 400, 404, 409),
 )
 def delete_target(accountId: TargetId) -> dict[str, Any]:
-    return accounts_admin.remove_target(_accounts(_settings()), accountId)
+    settings = _settings()
+    return with_rows_removed(accounts_admin.remove_target(_accounts(settings), accountId), settings)
 
 
 # ------------------------------------------------------------------ accounts: staging accounts of a target
@@ -359,11 +362,14 @@ def patch_staging(
     "/accounts/targets/<accountId>/staging-accounts/<stagingAccountId>",
     operation_id="removeStagingAccount",
     tags=["accounts"],
-    summary="Take a staging account off a target (its row goes when no other target lists it)",
+    summary="Take a staging account off a target (its row and its inventory, region-status and cache rows go when "
+    "no other target lists it)",
     responses=responses(200, "what was removed", 400, 404, 409),
 )
 def delete_staging(accountId: TargetId, stagingAccountId: StagingId) -> dict[str, Any]:
-    return accounts_admin.remove_staging(_accounts(_settings()), accountId, stagingAccountId)
+    settings = _settings()
+    removed = accounts_admin.remove_staging(_accounts(settings), accountId, stagingAccountId)
+    return with_rows_removed(removed, settings)
 
 
 @app.post(

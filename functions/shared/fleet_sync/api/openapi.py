@@ -19,14 +19,15 @@ from . import manage, query
 TITLE = "DRS Fleet Sync API"
 VERSION = "1.0.0"
 STAGE = "v1"
-FUNCTIONS = {"query": "QueryApiFunction", "manage": "DataManagementFunction"}
+FUNCTIONS = {"query": "QueryApiFunction", "manage": "ManageApiFunction"}
 # Powertools' own validation-error schemas: the functions answer 400 with ErrorResponse instead of 422.
 DROPPED_SCHEMAS = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
 DESCRIPTION = """\
 Queries and operations of DRS Fleet Sync. Every route is authorized by IAM (API Gateway AWS_IAM): sign
 requests with SigV4 (service `execute-api`); the caller needs `execute-api:Invoke` on the route. Read-only
 routes are served by the query function, whose role cannot write; everything that writes or starts work by
-the data-management function. Errors are `{"error", "message", "errors"?: [{"field", "in", "reason"}]}`.
+the manage function, which API Gateway alone invokes.
+Errors are `{"error", "message", "errors"?: [{"field", "in", "reason"}]}`.
 See docs/api.md."""
 FORBIDDEN = {
     "description": "API Gateway: the request is not signed with SigV4, or the caller may not invoke this route",

@@ -52,6 +52,11 @@ OPERATIONS: dict[str, Operation] = {
 
 def dispatch(event: Any, settings: Settings) -> dict[str, Any]:
     known = ", ".join(sorted(OPERATIONS))
+    if isinstance(event, dict) and "operation" not in event and {"httpMethod", "requestContext"} <= set(event):
+        raise InvalidOperation(
+            "an API Gateway request sent by direct invocation: API routes are served only through the stack's API; "
+            f"operations: {known}"
+        )
     try:
         call = DirectInvocation.model_validate(event)
     except ValidationError:

@@ -106,10 +106,12 @@ _warmed: set[str] = set()
 # (the workers' timeout is at most 15 minutes), so no item holds credentials that expire under it.
 REFRESH_BEFORE_EXPIRY_SECONDS = 15 * 60
 MAX_CACHED_CLIENTS = 256  # (service, region, credentials): a container working through many accounts stays small
-_credentials: dict[tuple[str, str | None, str], Credentials] = {}
+# (role ARN, ExternalId, session name, session tags)
+CredentialsKey = tuple[str, str | None, str, tuple[tuple[str, str], ...]]
+_credentials: dict[CredentialsKey, Credentials] = {}
 _clients: OrderedDict[tuple[str, str | None, Credentials | None], Any] = OrderedDict()
 _cache_lock = threading.Lock()
-_assuming: dict[tuple[str, str | None, str], threading.Lock] = {}
+_assuming: dict[CredentialsKey, threading.Lock] = {}
 # The function's own (credential-less) clients and DynamoDB resource live as long as the container;
 # per thread, because boto3 resources are not thread-safe.
 _own = threading.local()
@@ -224,12 +226,16 @@ def assume_role(
     *,
     session_name: str,
     external_id: str | None = None,
+    tags: dict[str, str] | None = None,
     counter: ApiCallCounter | None = None,
 ) -> Credentials:
-    """Credentials of `role_arn` (`session_name` is STS's RoleSessionName): one AssumeRole per role,
-    ExternalId and session name per container, and again only within REFRESH_BEFORE_EXPIRY_SECONDS of their
-    expiry. A refused AssumeRole is not remembered: the next work item asks again."""
-    key = (role_arn, external_id, session_name)
+    """Credentials of `role_arn` (`session_name` is STS's RoleSessionName; `tags` its session tags, which
+    CloudTrail records in the role's account): one AssumeRole per role, ExternalId, session name and tags per
+    container (the tags name the run, so each run assumes afresh), and again only within
+    REFRESH_BEFORE_EXPIRY_SECONDS of their expiry. A refused AssumeRole is not remembered: the next work item
+    asks again."""
+    session_tags = tuple(sorted((tags or {}).items()))
+    key: CredentialsKey = (role_arn, external_id, session_name, session_tags)
     with _cache_lock:
         assuming = _assuming.setdefault(key, threading.Lock())
     with assuming:  # concurrent items in one account wait for one AssumeRole rather than each making one
@@ -237,17 +243,25 @@ def assume_role(
             cached = _credentials.get(key)
         if cached is not None and (cached.expires_at or 0) - time.time() > REFRESH_BEFORE_EXPIRY_SECONDS:
             return cached
-        made = _assume(role_arn, session_name, external_id, counter)
+        made = _assume(role_arn, session_name, external_id, session_tags, counter)
         with _cache_lock:
             _credentials[key] = made
         return made
 
 
-def _assume(role_arn: str, session_name: str, external_id: str | None, counter: ApiCallCounter | None) -> Credentials:
+def _assume(
+    role_arn: str,
+    session_name: str,
+    external_id: str | None,
+    tags: tuple[tuple[str, str], ...],
+    counter: ApiCallCounter | None,
+) -> Credentials:
     sts = client("sts", counter=counter)
     kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name[:64], "DurationSeconds": 3600}
     if external_id:
         kwargs["ExternalId"] = external_id
+    if tags:
+        kwargs["Tags"] = [{"Key": k, "Value": v[:256]} for k, v in tags]
     creds = sts.assume_role(**kwargs)["Credentials"]
     expiry = creds["Expiration"]
     return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"], expiry.timestamp())

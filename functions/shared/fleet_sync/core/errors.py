@@ -17,6 +17,15 @@ class AccountNotRegistered(FleetSyncError):
     """A work item names an account the accounts table does not hold."""
 
 
+class AccountDisabled(AccountNotRegistered):
+    """The account is registered but disabled: nothing assumes its role until it is enabled again."""
+
+
+class ServerNotInExecution(FleetSyncError):
+    """A scoped recovery-instance run named servers whose recovery instances no job of its execution launched
+    (by the DRS job's tags or the execution-history table); nothing was written."""
+
+
 class PairHoldsRows(FleetSyncError):
     """DRS answers that a pair is empty (not initialized, region not enabled) while the product holds rows of
     it: an anomaly, reported as the item's error. The rows are kept."""

@@ -9,9 +9,14 @@ from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.aws import ApiCallCounter, Credentials, assume_role, partition
-from ..core.errors import OriginNotTrusted
+from ..core.errors import AccountDisabled, OriginNotTrusted
 from ..core.ids import ACCOUNT_ID
+from ..core.observability import logger
 from ..core.tables import ACCOUNTS, scan_all
+
+# The session tags of every AssumeRole into an account (the cross-account role's trust allows exactly these).
+SESSION_TAG_SYNC = "drs-fleet-sync:sync"
+SESSION_TAG_EXECUTION = "drs-fleet-sync:execution"
 
 
 class AccountRecord(BaseModel):
@@ -99,12 +104,28 @@ def trusted_origin(record: AccountRecord | None, origin_id: str, drs_account_id:
 
 
 def account_credentials(
-    account: AccountRecord, *, default_role_name: str, sync: str, counter: ApiCallCounter | None = None
+    account: AccountRecord,
+    *,
+    default_role_name: str,
+    sync: str,
+    counter: ApiCallCounter | None = None,
+    execution: str | None = None,
 ) -> Credentials:
-    """The one set of credentials of a work item in an account, from the account's own role and ExternalId."""
+    """The one set of credentials of a work item in an account, from the account's own role and ExternalId.
+    A disabled account is never assumed (AccountDisabled), whichever run, refresh or terminate asks.
+
+    The session is tagged with the sync (or API action) and the execution (a run's name; for an API request,
+    its request id), so the account's CloudTrail names which run made each call."""
+    if not account.enabled:
+        raise AccountDisabled(f"account {account.accountId} is disabled in the accounts table")
+    tags = {SESSION_TAG_SYNC: sync}
+    execution = execution or logger.get_correlation_id()
+    if execution:
+        tags[SESSION_TAG_EXECUTION] = execution
     return assume_role(
         account.role_arn(default_role_name),
         session_name=f"drs-fleet-sync-{sync}",
         external_id=account.externalId,
+        tags=tags,
         counter=counter,
     )

@@ -121,6 +121,9 @@ class RunRecord(BaseModel):
     regionsSkipped: int = 0
     pairsTotal: int = 0
     pairsSkipped: int = 0
+    itemExpiresAt: int = Field(
+        default=0, description="epoch seconds: the TTL of the run's item results, also those the state machine writes"
+    )
 
 
 class RunEvent(BaseModel):

@@ -36,6 +36,11 @@ INVOCATION_LEASE_SECONDS = 900
 GENERATION_KEY = SYNC_STATE.key("cache#regions", "generation")
 
 
+def item_expires_at() -> int:
+    """The TTL (epoch seconds) of an item result written now, by a worker or by the state machine's Catch."""
+    return int(time.time() + ITEM_TTL_SECONDS)
+
+
 def _run_pk(run_id: str) -> str:
     return f"run#{run_id}"
 
@@ -154,7 +159,7 @@ class SyncStateStore:
     def put_item_result(self, run_id: str, result: ItemResult) -> None:
         item = {
             **SYNC_STATE.key(_run_pk(run_id), f"item#{result.accountId}#{result.region}"),
-            "expiresAt": int(time.time() + ITEM_TTL_SECONDS),
+            "expiresAt": item_expires_at(),
             **to_dynamo(result.model_dump(exclude_none=True)),
         }
         self.table.put_item(Item=item)

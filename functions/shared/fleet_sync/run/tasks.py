@@ -36,7 +36,7 @@ from .region_status import RegionStatusStore, invalidate_region_cache, resolve_a
 from .registry import sync_spec
 from .spec import SyncSpec
 from .summary import Summary, summarize
-from .sync_state import SyncStateStore
+from .sync_state import SyncStateStore, item_expires_at
 
 FALLBACK_DECISIONS = ("fallback_empty", "fallback_error")
 
@@ -60,6 +60,7 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
         executionArn=event.executionArn,
         startTime=event.startTime,
         mode=request.mode or "scheduled",
+        itemExpiresAt=item_expires_at(),
         options=request.model_dump(exclude={"accounts", "regions", "mode"}, exclude_none=True),
         decision="skipped",
     )

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..core import aws
-from ..core.errors import AccountNotRegistered, PairHoldsRows, RegionScanThrottled
+from ..core.errors import AccountNotRegistered, PairHoldsRows, RegionScanThrottled, ServerNotInExecution
 from ..core.observability import logger
 from ..core.reads import Access
 from ..core.regions import AVAILABLE, THROTTLED, is_known_empty, status_for_error
@@ -62,6 +62,7 @@ class WorkContext:
                 default_role_name=self.settings.cross_account_role_name,
                 sync=self.item.sync,
                 counter=self.counter,
+                execution=self.item.runId,
             )
         return self._credentials_by_account[account_id]
 
@@ -118,7 +119,7 @@ def run_work_item(item: WorkItem, settings: Settings, work: Work) -> ItemResult:
         result = _run(item, settings, work, ddb, counter)
     except PairHoldsRows as exc:
         result = _anomaly(item, exc.code, str(exc), counter)
-    except (ClientError, BotoCoreError, AccountNotRegistered) as exc:
+    except (ClientError, BotoCoreError, AccountNotRegistered, ServerNotInExecution) as exc:
         result = _failed(item, exc, counter, lambda: _known_servers(ddb, settings, item))
     result.durationMs = int((time.monotonic() - started) * 1000)
     SyncStateStore(aws.table(settings.sync_state_table)).put_item_result(item.runId, result)
@@ -135,7 +136,11 @@ def _run(item: WorkItem, settings: Settings, work: Work, ddb: Any, counter: aws.
     if account is None:
         raise AccountNotRegistered(f"account {item.accountId} is not in the accounts table")
     credentials = account_credentials(
-        account, default_role_name=settings.cross_account_role_name, sync=item.sync, counter=counter
+        account,
+        default_role_name=settings.cross_account_role_name,
+        sync=item.sync,
+        counter=counter,
+        execution=item.runId,
     )
     outcome = work(WorkContext(item, settings, account, credentials, counter, ddb))
     return ItemResult(

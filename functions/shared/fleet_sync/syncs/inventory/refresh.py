@@ -14,11 +14,12 @@ from typing import Any
 
 from ...core import aws
 from ...core.aws import Credentials
+from ...core.errors import AccountNotRegistered
 from ...core.observability import logger
 from ...core.reads import Access
 from ...core.regions import drs_regions
 from ...core.settings import Settings, get_settings
-from ...run.accounts import AccountRecord, AccountsStore, account_credentials, trusted_origin
+from ...run.accounts import AccountsStore, account_credentials, trusted_origin
 from ...run.region_status import RegionStatusStore, invalidate_region_cache, load_region_statuses
 from ...run.sync_state import SyncStateStore
 from . import queries
@@ -58,17 +59,20 @@ class _Tables:
 
 
 class _CredentialsByAccount:
-    """One AssumeRole per account for the whole query, with the account's own role and ExternalId; an EC2
-    origin only where it lets the DRS account being read use it (`for_origins_of`)."""
+    """One AssumeRole per account for the whole query, with the account's own role and ExternalId; only for
+    registered, enabled accounts (AccountNotRegistered, AccountDisabled: the pair is reported failed), and an
+    EC2 origin only where it lets the DRS account being read use it (`for_origins_of`)."""
 
     def __init__(self, accounts_table: Any, settings: Settings) -> None:
-        self._registered = {a.accountId: a for a in AccountsStore(accounts_table).all()}
+        self._registered = {a.accountId: a for a in AccountsStore(accounts_table).all(include_disabled=True)}
         self._role_name = settings.cross_account_role_name
         self._made: dict[str, Credentials] = {}
 
     def __call__(self, account_id: str) -> Credentials:
         if account_id not in self._made:
-            record = self._registered.get(account_id) or AccountRecord(accountId=account_id)
+            record = self._registered.get(account_id)
+            if record is None:
+                raise AccountNotRegistered(f"account {account_id} is not in the accounts table")
             self._made[account_id] = account_credentials(record, default_role_name=self._role_name, sync="query")
         return self._made[account_id]
 

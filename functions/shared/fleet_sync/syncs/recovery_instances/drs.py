@@ -70,7 +70,7 @@ def get_source_servers(drs: Any, source_server_ids: Iterable[str]) -> dict[str, 
 class SourceExecution:
     executionId: str | None
     planName: str | None
-    via: str  # "job-tag", "execution-history" or "scoped-run"
+    via: str  # "job-tag" or "execution-history": never the caller of a run
 
 
 def _first(item: dict[str, Any], names: Iterable[str]) -> str | None:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ...core.clock import utc_now
+from ...core.errors import ServerNotInExecution
 from ...core.observability import logger
 from ...core.reads import Access
 from ...core.tables import account_region
@@ -61,10 +62,11 @@ class PairSyncResult:
 
 @dataclass(frozen=True)
 class Scope:
-    """A scoped wave-completion run: only these servers, recorded with this execution."""
+    """A scoped wave-completion run: only these servers, each of whose recovery instances a job of this
+    execution must have launched. The execution is checked against DRS, never written from the request."""
 
     source_server_ids: list[str]
-    execution_id: str | None
+    execution_id: str
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,10 @@ def sync_recovery_instances_for_account(
 ) -> PairSyncResult:
     """Sync one target (account, region) into the cache; the Distributed Map's work per item.
 
-    With a `scope` (a scoped wave-completion run) only those servers' instances are read and written, its
-    execution is recorded as their `sourceExecutionId`, and no other row is touched. Raises on any DRS or EC2
-    failure of the pair itself, before anything is deleted.
+    With a `scope` (a scoped wave-completion run) only those servers' instances are read and written, and no
+    other row is touched; the run is refused (ServerNotInExecution, nothing written) unless a job of the
+    scope's execution launched every one of them. Raises on any DRS or EC2 failure of the pair itself, before
+    anything is deleted.
     """
     history = history or History()
     result = PairSyncResult(account_id, region, scoped=scope is not None)
@@ -106,14 +109,14 @@ def sync_recovery_instances_for_account(
         history_index=history.index,
         warnings=result.warnings,
     )
+    if scope is not None:
+        _check_scope(scope, instances, executions)
     store = CacheStore(table)
     existing = store.pair_rows(account_id, region)
     stamp = now or utc_now()
     rows: list[dict[str, Any]] = []
     for ri in sorted(instances, key=lambda r: r["sourceServerID"]):
         execution = executions.get(ri.get("jobID") or "")
-        if scope is not None and scope.execution_id:
-            execution = SourceExecution(scope.execution_id, execution.planName if execution else None, "scoped-run")
         ec2 = recovery_ec2.get(ri.get("ec2InstanceID") or "")
         result.ec2_missing += int(ec2 is None)
         row = to_cache_row(
@@ -131,6 +134,20 @@ def sync_recovery_instances_for_account(
     _write(store, rows, existing, result)
     logger.info("recovery instances synced", extra={"pair": account_region(account_id, region), **result.counts()})
     return result
+
+
+def _check_scope(scope: Scope, instances: list[dict[str, Any]], executions: dict[str, SourceExecution]) -> None:
+    """Every instance of a scoped run was launched by a job of its execution (job tag or execution history)."""
+    foreign = sorted(
+        ri["sourceServerID"]
+        for ri in instances
+        if (found := executions.get(ri.get("jobID") or "")) is None or found.executionId != scope.execution_id
+    )
+    if foreign:
+        raise ServerNotInExecution(
+            f"execution {scope.execution_id} launched no recovery instance of {len(foreign)} named server(s) "
+            f"(by DRS job tags or the execution history): {', '.join(foreign[:10])}"
+        )
 
 
 def _compared(row: dict[str, Any], old: dict[str, Any] | None, result: PairSyncResult) -> dict[str, Any]:

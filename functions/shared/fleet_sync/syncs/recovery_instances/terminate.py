@@ -20,10 +20,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ...core import aws
+from ...core.errors import AccountNotRegistered
 from ...core.observability import logger
 from ...core.reads import chunks
 from ...core.settings import Settings, get_settings
-from ...run.accounts import AccountRecord, AccountsStore, account_credentials
+from ...run.accounts import AccountsStore, account_credentials
 from ...run.sync_state import SyncStateStore
 from .drs import JobOutcome, job_outcomes
 from .queries import InvalidRecoveryInstanceRequest
@@ -96,7 +97,7 @@ class Terminator:
                 ri["recoveryInstanceID"] for batch in chunks(sorted(by_id), TERMINATE_BATCH) for ri in _live(drs, batch)
             }
             outcomes = job_outcomes(drs, [r for r in group if r.get("terminateStatus") == TERMINATING])
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, AccountNotRegistered) as exc:  # AccountDisabled too
             for row in group:
                 self.report["failed"].append(_entry(row, code=aws.error_code(exc), message=aws.error_message(exc)))
             logger.warning("terminate: pair unreachable", extra={"accountId": account_id, "region": region})
@@ -126,7 +127,9 @@ class Terminator:
 
     def _credentials_in(self, account_id: str) -> aws.Credentials:
         if account_id not in self._credentials:
-            record = self.accounts.get(account_id) or AccountRecord(accountId=account_id)
+            record = self.accounts.get(account_id)
+            if record is None:
+                raise AccountNotRegistered(f"account {account_id} is not in the accounts table")
             self._credentials[account_id] = account_credentials(
                 record, default_role_name=self.settings.cross_account_role_name, sync="terminate", counter=self.counter
             )

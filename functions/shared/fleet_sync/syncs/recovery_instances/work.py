@@ -19,7 +19,7 @@ def work(ctx: WorkContext) -> WorkOutcome:
             ctx.table(settings.execution_history_table) if settings.execution_history_table else None,
             settings.execution_history_index,
         ),
-        scope=Scope(list(scoped_ids), item.options.get("executionId")) if scoped_ids is not None else None,
+        scope=Scope(list(scoped_ids), item.options["executionId"]) if scoped_ids is not None else None,
     )
     # Recovery instances are not the pair's source servers: the item lists none (instancesSeen counts them).
     return WorkOutcome(counts=result.counts(), warnings=result.warnings)
