@@ -21,7 +21,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .cli_checks import STATE_MACHINES, UsageError, check_run, public_summary, require_free_port, stop_execution
+from .cli_checks import (
+    STATE_MACHINES,
+    UsageError,
+    check_run,
+    clock_speed,
+    public_summary,
+    require_free_port,
+    stop_execution,
+)
 from .cli_output import Output
 
 DEFAULT_FLEET = "events/fleets/demo.yaml"
@@ -78,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
     serve.add_argument("--demo", action="store_true", help="run the demo's syncs first, so the console shows them")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    serve.add_argument(
+        "--speed",
+        type=clock_speed,
+        default=1.0,
+        metavar="N",
+        help="run the sandbox clock N times faster, so the schedules fire live (60: a 5-minute schedule every 5 s)",
+    )
     return parser
 
 
@@ -217,6 +232,14 @@ def _run(args: argparse.Namespace, io_: Output) -> int:
     return EXIT_OK
 
 
+def _print_schedules(sb: Any, speed: float, io_: Output) -> None:
+    schedules = sb.scheduler.schedules if sb.scheduler is not None else []
+    if schedules:
+        io_.print(f"schedules (the clock runs at {speed:g}x; each fires one rate after the deploy, then every rate):")
+    for schedule in schedules:
+        io_.print(f"  {schedule.name:<60} every {schedule.every / 60:g} min = {schedule.every / speed:g} s real")
+
+
 def _serve(args: argparse.Namespace, io_: Output) -> int:
     from .core import Sandbox
     from .demo import run_demo
@@ -233,7 +256,7 @@ def _serve(args: argparse.Namespace, io_: Output) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Sandbox(fleet=fleet, template=template, parameters=params, clock="real") as sb:
+        with Sandbox(fleet=fleet, template=template, parameters=params, clock="real", speed=args.speed) as sb:
             require_free_port(args.host, args.port)  # taken while the stack deployed?
             url = sb.serve(port=args.port, host=args.host)
             serving.set()
@@ -257,6 +280,7 @@ def _serve(args: argparse.Namespace, io_: Output) -> int:
                 io_.print("try:")
                 io_.print(f"  aws stepfunctions start-execution --state-machine-arn {first} --name demo-1 \\")
                 io_.print("    --input '{}'")
+            _print_schedules(sb, args.speed, io_)
             io_.print("Ctrl-C stops the server.")
             while not stop.wait(0.5):
                 pass

@@ -61,6 +61,22 @@ def check_run(sync: str, template: Path, payload: Any) -> None:
         raise UsageError(f"--input is not valid for the {short} sync: {problems}") from None
 
 
+MAX_SPEED = 3600.0  # an hour of the sandbox per real second: past that a 2-minute rate fires faster than a run
+
+
+def clock_speed(value: str) -> float:
+    """`serve --speed`: sandbox seconds per real second, a number above 0 and at most MAX_SPEED."""
+    import argparse
+
+    try:
+        speed = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 < speed <= MAX_SPEED:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{value}: give a speed above 0 and at most {MAX_SPEED:g}")
+    return speed
+
+
 def _port_in_use(host: str, port: int) -> bool:
     """Whether something listens on (host, port) already: the HTTP server would fail to bind it."""
     if port == 0:

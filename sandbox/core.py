@@ -83,6 +83,7 @@ class Sandbox:
         self.engine: Any = None
         self.fleet: Any = None
         self.server_url: str | None = None
+        self.scheduler: Any = None  # sandbox.schedules.Scheduler: the template's schedules on the clock
         self._mock: Any = None
         self._saved_env: dict[str, str] | None = None
         self._undo: list[Any] = []
@@ -148,11 +149,13 @@ class Sandbox:
         os.environ.update(self.deployment.environment)
         if self.fleet_source is not None:
             self._apply_fleet()
+        self.scheduler = self._import("sandbox.schedules", "start_scheduler")(self)
+        self._undo.append(self.scheduler.stop)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Let running executions finish (up to `timeout` real seconds; on the clock, so a virtual one
-        skips their waits), stop the rest cleanly, then stop everything started by entering and restore
-        os.environ. Safe to call twice."""
+        """Stop the schedules, let running executions finish (up to `timeout` real seconds, on the clock), stop
+        the rest cleanly, then undo everything entering did and restore os.environ. Safe to call twice."""
+        self.scheduler and self.scheduler.stop()  # no run starts while the others finish
         if self._mock is not None and self.lambdas is not None:
             try:
                 executions.finish_executions(self, self.lambdas, timeout, self._threads_before)
@@ -298,9 +301,9 @@ class Sandbox:
         is on the sandbox clock with no deadline of its own, so a virtual clock skips what the run waits for."""
         return executions.wait_for_execution(self, execution_arn, timeout)
 
-    def advance(self, seconds: float) -> None:
-        """Move the sandbox clock on: token buckets refill, backoffs and Wait states end, rows age."""
-        self.clock.advance(seconds)
+    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0) -> None:
+        """Move the sandbox clock on: buckets refill, waits end, rows age, schedules fire (sandbox/schedules.py)."""
+        (self.scheduler or self.clock).advance(seconds + 60 * minutes)
 
     def run_sync(
         self, sync: str, input: Any = None, *, name: str | None = None, timeout: float = 120.0

@@ -305,6 +305,28 @@ def test_bad_run_input_is_refused_before_the_sandbox_starts(capsys, no_deploy, a
     assert err.startswith("drs-fleet-sync: ") and message in err and out == "", err
 
 
+@pytest.mark.parametrize("value", ["0", "-60", "fast", "nan", "inf", "3601"])
+def test_serve_speed_must_be_a_positive_bounded_number(capsys, no_deploy, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["sandbox", "serve", "--template", SMOKE, "--fleet", "none", "--speed", value])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--speed" in err and "Traceback" not in err
+
+
+def test_serve_speed_reaches_the_sandbox_clock(monkeypatch):
+    from sandbox.core import Sandbox
+
+    seen = {}
+
+    def opened(self):
+        seen["clock"] = self.clock
+        raise KeyboardInterrupt  # as a Ctrl-C during the deploy: serve stops before serving
+
+    monkeypatch.setattr(Sandbox, "__enter__", opened)
+    assert main(["sandbox", "serve", "--template", SMOKE, "--fleet", "none", "--port", "0", "--speed", "60"]) == 0
+    assert type(seen["clock"]).__name__ == "RealClock" and seen["clock"].speed == 60.0
+
+
 def test_serve_on_a_busy_port_exits_2_at_once():
     import socket
 

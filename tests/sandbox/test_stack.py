@@ -351,7 +351,7 @@ def test_schedules_alarms_dashboards_and_log_groups(tmp_path, aws):
     assert json.loads(body)["stack"] == "drs-fleet-sync"
     schedule = aws("scheduler").get_schedule(Name=dep.physical_id("Schedule"))
     assert schedule["Target"]["Arn"] == dep.physical_id("Topic")
-    assert any("never fires" in note for note in dep.notes)
+    assert (schedule["State"], schedule["FlexibleTimeWindow"]) == ("ENABLED", {"Mode": "OFF"})
 
 
 def test_conflicting_environment_values_are_refused(tmp_path, aws):
