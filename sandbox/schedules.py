@@ -27,7 +27,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import RealClock, SandboxClock
@@ -77,7 +77,8 @@ class Firing:
     """One firing of a schedule: the execution it started, or why it started none."""
 
     schedule: str
-    at: datetime
+    scheduled: datetime  # the time it was due (the service's scheduled time)
+    at: datetime  # when it fired: later under load, never earlier
     execution_arn: str | None = None
     error: str | None = None
 
@@ -92,29 +93,40 @@ class Scheduler:
         self.schedules: list[Schedule] = []
         self.firings: list[Firing] = []
         self.unsupported: list[str] = []  # schedules that never fire here, and why
+        self._refused: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def load(self) -> Scheduler:
-        """Every schedule of every group, due one rate from now (the schedules were created just now)."""
+        """Take in every schedule not known yet (of every group), due one rate from now: those of the template
+        were created just now, one made later through the API is first seen now; a deleted one is let go."""
         scheduler = self._client("scheduler")
         now = self.clock.monotonic()
-        for page in scheduler.get_paginator("list_schedules").paginate():
-            for item in page["Schedules"]:
-                full = scheduler.get_schedule(Name=item["Name"], GroupName=item.get("GroupName") or "default")
-                try:
-                    every = rate_seconds(full["ScheduleExpression"])
-                except ScheduleError as exc:
-                    log.warning("schedule %s never fires in the sandbox: %s", full["Name"], exc)
-                    self.unsupported.append(f"{full['Name']}: {exc}")
-                    continue
-                offset = _window_seconds(full.get("FlexibleTimeWindow") or {}, full["Name"])
-                self.schedules.append(
-                    Schedule(full["Name"], full.get("GroupName") or "default", every, now + every + offset)
-                )
+        seen: set[tuple[str, str]] = set()
+        with self._lock:
+            known = {(s.name, s.group) for s in self.schedules}
+            for page in scheduler.get_paginator("list_schedules").paginate():
+                for item in page["Schedules"]:
+                    key = (item["Name"], item.get("GroupName") or "default")
+                    seen.add(key)
+                    if key not in known and key not in self._refused:
+                        self._take_in(scheduler.get_schedule(Name=key[0], GroupName=key[1]), now)
+            self.schedules = [s for s in self.schedules if (s.name, s.group) in seen]
         return self
+
+    def _take_in(self, full: dict[str, Any], now: float) -> None:
+        name, group = full["Name"], full.get("GroupName") or "default"
+        try:
+            every = rate_seconds(full["ScheduleExpression"])
+        except ScheduleError as exc:
+            log.warning("schedule %s never fires in the sandbox: %s", name, exc)
+            self._refused.add((name, group))
+            self.unsupported.append(f"{name}: {exc}")
+            return
+        offset = _window_seconds(full.get("FlexibleTimeWindow") or {}, name)
+        self.schedules.append(Schedule(name, group, every, now + every + offset))
 
     def start(self) -> Scheduler:
         """Under a real clock, a thread fires the schedules as the clock passes them."""
@@ -133,8 +145,9 @@ class Scheduler:
     def _run(self) -> None:
         while not self._stopped.is_set():
             # No deadline of its own (None): a sleeping scheduler must not count as a wake-up to jump to.
-            self.clock.wait_until(self._time_to_fire, None, poll=0.2)
+            self.clock.wait_until(self._time_to_fire, None, poll=0.2, real_limit=1.0)
             if not self._stopped.is_set():
+                self.load()  # schedules made or deleted through the API meanwhile
                 self.fire_due()
 
     def _time_to_fire(self) -> bool:
@@ -154,14 +167,15 @@ class Scheduler:
             now = self.clock.monotonic()
             for schedule in self.schedules:
                 while schedule.next_due <= now and not self._stopped.is_set():
+                    due = self.clock.now() - timedelta(seconds=self.clock.monotonic() - schedule.next_due)
                     schedule.next_due += schedule.every
-                    firing = self._fire(schedule)
+                    firing = self._fire(schedule, due)
                     if firing is not None:
                         fired.append(firing)
                         self.firings.append(firing)
         return fired
 
-    def _fire(self, schedule: Schedule) -> Firing | None:
+    def _fire(self, schedule: Schedule, due: datetime) -> Firing | None:
         at = self.clock.now()
         try:
             full = self._client("scheduler").get_schedule(Name=schedule.name, GroupName=schedule.group)
@@ -172,20 +186,20 @@ class Scheduler:
             return None
         target = full["Target"]
         if ":states:" not in target["Arn"] or ":stateMachine:" not in target["Arn"]:
-            return Firing(schedule.name, at, error=f"the sandbox starts state machines only, not {target['Arn']}")
+            return Firing(schedule.name, due, at, error=f"the sandbox starts state machines only, not {target['Arn']}")
         refused = self._role_refuses(target["RoleArn"], target["Arn"])
         if refused:
             log.warning("schedule %s: %s", schedule.name, refused)
-            return Firing(schedule.name, at, error=refused)
+            return Firing(schedule.name, due, at, error=refused)
         try:
             arn = self._client("stepfunctions").start_execution(
                 stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=target.get("Input") or "{}"
             )["executionArn"]
         except Exception as exc:
             log.warning("schedule %s: StartExecution failed: %s", schedule.name, exc)
-            return Firing(schedule.name, at, error=f"StartExecution failed: {exc}")
+            return Firing(schedule.name, due, at, error=f"StartExecution failed: {exc}")
         log.info("schedule %s started %s", schedule.name, arn)
-        return Firing(schedule.name, at, execution_arn=str(arn))
+        return Firing(schedule.name, due, at, execution_arn=str(arn))
 
     def _role_refuses(self, role_arn: str, target_arn: str) -> str | None:
         """Why the scheduler could not start `target_arn` as `role_arn`, or None when it could."""
@@ -218,6 +232,7 @@ class Scheduler:
         it starts go on until they end or the next firing comes; returns the firings."""
         if seconds < 0:
             raise ValueError("a clock does not go back")
+        self.load()
         end = self.clock.monotonic() + seconds
         fired: list[Firing] = []
         while (due := self.next_due()) is not None and due <= end:

@@ -89,3 +89,63 @@ def test_schedules_fire_at_their_rates_with_the_template_inputs(sb):
     assert inventory == Counter({"complete": 2, "skipped": 1})
     assert all(f.error is None for f in sb.scheduler.firings)
     assert len(sb.scheduler.firings) == len(runs)
+
+
+def schedule_of(sb: Any, sync: str) -> dict[str, Any]:
+    scheduler = sb.client("scheduler")
+    for item in scheduler.list_schedules()["Schedules"]:
+        full = scheduler.get_schedule(Name=item["Name"], GroupName=item["GroupName"])
+        if full["Target"]["Arn"] == sb.state_machine_arn(sync) and full["Target"].get("Input") == "{}":
+            return full
+    raise AssertionError(f"no schedule of {sync}")
+
+
+def updated(full: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    keys = ("Name", "GroupName", "ScheduleExpression", "FlexibleTimeWindow", "Target", "State", "Description")
+    return {**{k: full[k] for k in keys if full.get(k) is not None}, **changes}
+
+
+def test_disabled_refused_and_failing_schedules(sb):
+    scheduler, iam = sb.client("scheduler"), sb.client("iam")
+    staging = schedule_of(sb, "staging")
+    scheduler.update_schedule(**updated(staging, State="DISABLED"))
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(RoleName="describe-only", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="describe-only",
+        PolicyName="describe",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "states:DescribeExecution", "Resource": "*"}],
+            }
+        ),
+    )
+    target = sb.state_machine_arn("staging")
+    every_2 = {"ScheduleExpression": "rate(2 minutes)", "FlexibleTimeWindow": {"Mode": "OFF"}}
+    scheduler.create_schedule(Name="refused", Target={"Arn": target, "RoleArn": role, "Input": "{}"}, **every_2)
+    bad = {"Arn": target, "RoleArn": staging["Target"]["RoleArn"], "Input": '{"foo": 1}'}
+    scheduler.create_schedule(Name="bad-input", Target=bad, **every_2)
+    before = [run for run in executions(sb) if run["sync"] == "staging"]
+    sb.advance(minutes=10)
+    after = [run for run in executions(sb) if run["sync"] == "staging"][: -len(before)]
+
+    # the disabled staging schedule started nothing; the refused role started nothing, each time visibly
+    assert [run["input"] for run in after] == [{"foo": 1}] * 5
+    refused = [f for f in sb.scheduler.firings if f.schedule == "refused"]
+    assert len(refused) == 5 and all(f.execution_arn is None for f in refused)
+    assert "describe-only may not states:StartExecution on " + target in refused[0].error
+    # a scheduled run that fails shows in the execution list as FAILED
+    failed = sb.client("stepfunctions").list_executions(stateMachineArn=target, statusFilter="FAILED")["executions"]
+    assert len(failed) == 5
+
+    for name in ("refused", "bad-input"):
+        scheduler.delete_schedule(Name=name)
+    scheduler.update_schedule(**updated(staging, State="ENABLED"))
+    sb.advance(minutes=5)
+    assert {f.schedule for f in sb.scheduler.firings[-3:]} >= {staging["Name"]}
