@@ -151,13 +151,11 @@ class Sandbox:
         os.environ.update(self.deployment.environment)
         if self.fleet_source is not None:
             self._apply_fleet()
-        self.scheduler = self._import("sandbox.schedules", "start_scheduler")(self)
-        self._undo.append(self.scheduler.stop)
+        self._undo.append(self._import("sandbox.schedules", "start_scheduler")(self))  # sets self.scheduler
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the schedules, let running executions finish (up to `timeout` real seconds, on the clock), stop
         the rest cleanly, then undo everything entering did and restore os.environ. Safe to call twice."""
-        self.scheduler and self.scheduler.stop()  # no run starts while the others finish
         if self._mock is not None and self.lambdas is not None:
             try:
                 executions.finish_executions(self, self.lambdas, timeout, self._threads_before)

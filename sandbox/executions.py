@@ -110,6 +110,9 @@ def finish_executions(sb: Any, lambdas: Any, timeout: float, threads_before: set
     interpreter threads, so nothing calls a service after the sandbox is gone."""
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
+    if getattr(sb, "scheduler", None) is not None:  # no scheduled run starts while the others finish
+        sb.scheduler.stop()
+
     def running() -> list[Any]:
         return running_executions(sb.account, sb.region)
 

@@ -249,8 +249,11 @@ class Scheduler:
         return fired
 
 
-def start_scheduler(sb: Any) -> Scheduler:
-    """The Scheduler of an open Sandbox, its schedules loaded and (under a real clock) firing."""
+def start_scheduler(sb: Any) -> Callable[[], None]:
+    """Give an open Sandbox its `scheduler`, the schedules loaded and (under a real clock) firing; returns
+    what stops it."""
     from .executions import running_executions
 
-    return Scheduler(sb.clock, sb.client, lambda: running_executions(sb.account, sb.region)).load().start()
+    scheduler = Scheduler(sb.clock, sb.client, lambda: running_executions(sb.account, sb.region))
+    sb.scheduler = scheduler.load().start()
+    return scheduler.stop
