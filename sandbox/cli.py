@@ -236,8 +236,10 @@ def _print_schedules(sb: Any, speed: float, io_: Output) -> None:
     schedules = sb.scheduler.schedules if sb.scheduler is not None else []
     if schedules:
         io_.print(f"schedules (the clock runs at {speed:g}x; each fires one rate after the deploy, then every rate):")
-    for schedule in schedules:
-        io_.print(f"  {schedule.name:<60} every {schedule.every / 60:g} min = {schedule.every / speed:g} s real")
+    for schedule in sorted(schedules, key=lambda s: s.name):
+        state = sb.client("scheduler").get_schedule(Name=schedule.name, GroupName=schedule.group)["State"]
+        every = f"every {schedule.every / 60:g} min = {schedule.every / speed:g} s real"
+        io_.print(f"  {schedule.name:<64} {state:<8} {every}")
 
 
 def _serve(args: argparse.Namespace, io_: Output) -> int:

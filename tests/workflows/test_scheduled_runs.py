@@ -149,3 +149,15 @@ def test_disabled_refused_and_failing_schedules(sb):
     scheduler.update_schedule(**updated(staging, State="ENABLED"))
     sb.advance(minutes=5)
     assert {f.schedule for f in sb.scheduler.firings[-3:]} >= {staging["Name"]}
+
+
+def test_serve_lists_each_schedule_with_its_state_and_real_interval(sb):
+    from sandbox.cli import _print_schedules
+
+    lines: list[str] = []
+    _print_schedules(sb, 60.0, type("Out", (), {"print": staticmethod(lines.append)})())
+    assert lines[0].startswith("schedules (the clock runs at 60x")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert rows[schedule_of(sb, "staging")["Name"]] == ["ENABLED", "every", "5", "min", "=", "5", "s", "real"]
+    tags = next(name for name in rows if "TagsSync" in name)
+    assert rows[tags][:2] == ["DISABLED", "every"] and rows[tags][-3:] == ["20", "s", "real"]
