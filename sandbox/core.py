@@ -30,7 +30,7 @@ from .clock import SandboxClock, make_clock
 from .local_lambda import LocalLambda
 from .moto_speedups import quiet_interpreter_log, speed_up_moto
 from .names import StackNames, UnknownName, globals_environment
-from .runtime import account_keys, isolate_aws_environment, start_clock, start_local_lambdas
+from .runtime import account_keys, forget_layer_credentials, isolate_aws_environment, start_clock, start_local_lambdas
 from .waits import ClockWaits
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,8 @@ class Sandbox:
         )
         self._mock.start()
         self._undo.append(self._mock.stop)
+        forget_layer_credentials()
+        self._undo.append(forget_layer_credentials)
         self.engine.reset()
         # the fleet role enforced (trust, ExternalId, its policies); DynamoDB as strict as AWS
         for patch in ("install_sts_external_id_check", "install_role_enforcement", "install_dynamodb_patches"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from . import lambda_logs
@@ -81,3 +82,11 @@ def account_keys(account: str, region: str) -> tuple[str, str]:
         backend.create_user(region, user)
     key = backend.create_access_key(user)
     return key.access_key_id, key.secret_access_key
+
+
+def forget_layer_credentials() -> None:
+    """A new sandbox is a new AWS: credentials and clients the caller's own copy of the layer cached
+    (code calling the layer directly, beside the handlers' cold copies) belong to the last one."""
+    layer_aws = sys.modules.get("fleet_sync.core.aws")
+    if layer_aws is not None:
+        layer_aws.forget_credentials()

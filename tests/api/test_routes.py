@@ -253,7 +253,7 @@ def test_recovery_instance_check_reads_the_cache(sb):
     assert sb.drs_calls()["total"] == before
 
 
-def test_terminate_recovery_instances_then_again(sb, manual_clock):
+def test_terminate_recovery_instances_then_again(sb):
     row = sb.items("recovery-instances")[0]
     before = drs_writes(sb)
     body = {"sourceServerIDs": [row["sourceServerID"]]}
@@ -263,7 +263,7 @@ def test_terminate_recovery_instances_then_again(sb, manual_clock):
     assert drs_writes(sb) == before + 1  # one TerminateRecoveryInstances
     (marked,) = [r for r in sb.items("recovery-instances") if r["sourceServerID"] == row["sourceServerID"]]
     assert marked["terminateStatus"] == "TERMINATING" and marked["terminateJobID"] == report["jobs"][0]["jobID"]
-    manual_clock.advance(JOB_SECONDS["TERMINATE"])
+    sb.advance(JOB_SECONDS["TERMINATE"])
     done = expect(sb, "POST", "/recovery-instances/terminate", 200, body=body)
     assert [t["recoveryInstanceID"] for t in done["terminated"]] == [row["recoveryInstanceID"]]
     assert drs_writes(sb) == before + 1  # the job was asked about, not started again

@@ -101,7 +101,10 @@ def test_every_fleet_account_has_the_shipped_role_with_the_hubs_parameters(sb):
     assert len(trusted) == 5 and all(f":{sb.account}:role/" in arn for arn in trusted)
     for account in (TARGET, DENIED):
         role = iam_backends[account]["global"].get_role(ROLE)
-        (statement,) = json.loads(role.assume_role_policy_document)["Statement"]
+        assume_role, tag_session = json.loads(role.assume_role_policy_document)["Statement"]
+        assert tag_session["Action"] == "sts:TagSession"
+        assert tag_session["Condition"]["StringEquals"] == {"aws:PrincipalArn": trusted}
+        statement = assume_role
         assert statement["Principal"] == {"AWS": f"arn:aws:iam::{sb.account}:root"}
         assert statement["Condition"]["StringEquals"] == {
             "sts:ExternalId": external_id(sb, account),
@@ -121,10 +124,11 @@ def test_assume_role_needs_the_external_id_and_one_of_exactly_the_products_roles
     assert code(lambda: assume(TARGET, "not-it")) == "AccessDenied"
     assert code(lambda: assume(TARGET, external_id(sb, DENIED))) == "AccessDenied"
     assert code(lambda: assume(TARGET, ext, **hub_role_keys(sb, "QueryApiFunction"))) == "AccessDenied"
-    assert assume(TARGET, ext, **hub_role_keys(sb, "DataManagementFunction"))["aws_session_token"]
+    assert code(lambda: assume(TARGET, ext, **hub_role_keys(sb, "DataManagementFunction"))) == "AccessDenied"
+    assert assume(TARGET, ext, **hub_role_keys(sb, "ManageApiFunction"))["aws_session_token"]
 
 
-def test_calls_with_the_fleet_role_are_allowed_only_by_its_policies(sb, manual_clock):
+def test_calls_with_the_fleet_role_are_allowed_only_by_its_policies(sb):
     creds = assume(TARGET, external_id(sb, TARGET))
     drs = boto3.client("drs", region_name=REGION, **creds)
     ec2 = boto3.client("ec2", region_name=REGION, **creds)
@@ -141,19 +145,19 @@ def test_calls_with_the_fleet_role_are_allowed_only_by_its_policies(sb, manual_c
     denied = code(lambda: ec2.terminate_instances(InstanceIds=[ri["ec2InstanceID"]]))
     assert denied == "UnauthorizedOperation"
     job = drs.terminate_recovery_instances(recoveryInstanceIDs=[ri["recoveryInstanceID"]])["job"]
-    manual_clock.advance(JOB_SECONDS["TERMINATE"])
+    sb.advance(JOB_SECONDS["TERMINATE"])
     (done,) = drs.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"]
     assert [p["launchStatus"] for p in done["participatingServers"]] == ["TERMINATED"]
 
 
-def test_a_terminate_job_without_the_callers_ec2_permission_fails_and_the_rows_stay(sb, manual_clock):
+def test_a_terminate_job_without_the_callers_ec2_permission_fails_and_the_rows_stay(sb):
     assert sb.run_sync("recovery-instances")["outcome"] == "complete"
     denied_rows = [r for r in sb.items("recovery-instances") if r["accountId"] == DENIED]
     assert len(denied_rows) == 2
     ids = [r["sourceServerID"] for r in denied_rows]
     first = terminate_recovery_instances(source_server_ids=ids)
     assert len(first["terminating"]) == 2 and first["failed"] == []  # DRS accepts the job
-    manual_clock.advance(JOB_SECONDS["TERMINATE"])
+    sb.advance(JOB_SECONDS["TERMINATE"])
     second = terminate_recovery_instances(source_server_ids=ids)
     assert second["terminated"] == [] and len(second["failed"]) == 2
     assert {f["code"] for f in second["failed"]} == {"TerminateJobFailed"}
@@ -167,11 +171,11 @@ def test_a_terminate_job_without_the_callers_ec2_permission_fails_and_the_rows_s
     assert all("ec2:TerminateInstances" in r["terminateError"] for r in after.values())
 
 
-def test_a_sync_records_a_failed_terminate_job_it_finds(sb, manual_clock):
+def test_a_sync_records_a_failed_terminate_job_it_finds(sb):
     rows = [r for r in sb.items("recovery-instances") if r["accountId"] == DENIED]
     ids = [r["sourceServerID"] for r in rows]
     assert len(terminate_recovery_instances(source_server_ids=ids)["terminating"]) == 2  # retried
-    manual_clock.advance(JOB_SECONDS["TERMINATE"])
+    sb.advance(JOB_SECONDS["TERMINATE"])
     sb.run_sync("recovery-instances")  # the status read after the job, before any terminate call
     after = {r["sourceServerID"]: r for r in sb.items("recovery-instances") if r["accountId"] == DENIED}
     assert set(after) == set(ids) and {r["terminateStatus"] for r in after.values()} == {"TERMINATE_FAILED"}

@@ -27,6 +27,7 @@ FLEET = {
             "regions": {
                 "us-east-1": {"sourceServers": 8, "ec2Backed": 1.0, "originRegion": "us-west-2"},
                 "eu-west-1": {"sourceServers": 3},
+                "us-west-2": {},  # initialized and empty: where failover and reverse replication go
             },
         },
         {"accountId": STAGING, "kind": "staging", "regions": {"us-east-1": {"sourceServers": 4}}},
@@ -112,13 +113,13 @@ def test_later_writes_never_replace_the_original_topology(sb):
     assert row["originalSourceRegion"] == "us-west-2"
 
 
-def test_topology_survives_failover_and_reverse_replication(sb, manual_clock):
+def test_topology_survives_failover_and_reverse_replication(sb):
     drs = sb.client("drs", account=TARGET, region="us-east-1")
     original = drs.describe_source_servers()["items"][0]
     before = row_of(sb, original["sourceServerID"])
     # Fail over, then reverse replication: DRS creates a new source server for the way back
     job = drs.start_recovery(sourceServers=[{"sourceServerID": original["sourceServerID"]}], isDrill=False)["job"]
-    manual_clock.advance(JOB_SECONDS["LAUNCH"])  # DRS jobs are asynchronous
+    sb.advance(JOB_SECONDS["LAUNCH"])  # DRS jobs are asynchronous
     (job,) = drs.describe_jobs(filters={"jobIDs": [job["jobID"]]})["items"]
     recovery_id = job["participatingServers"][0]["recoveryInstanceID"]
     reversed_arn = drs.reverse_replication(recoveryInstanceID=recovery_id)["reversedDirectionSourceServerArn"]

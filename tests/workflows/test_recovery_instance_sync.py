@@ -16,7 +16,6 @@ from fleet_sync.syncs.recovery_instances.rows import REQUIRED_FIELDS
 from fleet_sync.syncs.recovery_instances.status import clear_status_cache, get_recovery_instance_sync_status
 from fleet_sync.syncs.recovery_instances.terminate import terminate_recovery_instances
 from sandbox import Sandbox
-from sandbox.drs import clock
 from sandbox.drs.jobs import JOB_SECONDS
 
 A, B, STAGING = "111111111111", "222222222222", "333333333333"
@@ -58,7 +57,7 @@ WITH_INSTANCES = {(A, "us-east-1"): 8, (A, "us-west-2"): 2, (B, "eu-west-1"): 3}
 
 
 @pytest.fixture()
-def sb(manual_clock):
+def sb():
     clear_status_cache()
     with Sandbox(fleet=copy.deepcopy(FLEET), parameters=PARAMETERS) as box:
         yield box
@@ -101,17 +100,15 @@ def source_servers(sb, account, region):
     return [s for p in drs.get_paginator("describe_source_servers").paginate(filters={}) for s in p["items"]]
 
 
-def jobs_done(job_type="LAUNCH"):
-    """Move the simulator's (manual) clock past a job's duration: DRS jobs are asynchronous."""
-    manual = clock.current()
-    assert isinstance(manual, clock.ManualClock), "the sandbox fixture installs a manual clock"
-    manual.advance(JOB_SECONDS[job_type])
+def jobs_done(sb, job_type="LAUNCH"):
+    """Move the sandbox clock past a job's duration: DRS jobs are asynchronous."""
+    sb.advance(JOB_SECONDS[job_type])
 
 
 def launch(sb, account, region, server_ids, tags=None, drill=True):
     drs = sb.client("drs", account=account, region=region)
     job = drs.start_recovery(sourceServers=[{"sourceServerID": s} for s in server_ids], isDrill=drill, tags=tags or {})
-    jobs_done()
+    jobs_done(sb)
     return job["job"]["jobID"]
 
 
@@ -120,7 +117,7 @@ def terminate_outside(sb, account, region, recovery_instance_ids):
     sb.client("drs", account=account, region=region).terminate_recovery_instances(
         recoveryInstanceIDs=recovery_instance_ids
     )
-    jobs_done("TERMINATE")
+    jobs_done(sb, "TERMINATE")
 
 
 def without_instance(sb, account, region, n):
@@ -251,7 +248,7 @@ def test_source_execution_comes_from_the_job_tag_and_survives_later_syncs(sb):
     assert sorted(i["sourceServerID"] for i in found) == sorted(servers)
 
 
-def test_source_execution_from_the_execution_history_table_through_its_index(manual_clock):
+def test_source_execution_from_the_execution_history_table_through_its_index():
     clear_status_cache()
     params = {**PARAMETERS, "ExecutionHistoryTableName": "orchestrator-history", "ExecutionHistoryIndexName": "ByJobId"}
     with Sandbox(fleet=copy.deepcopy(FLEET), parameters=params) as sb:
@@ -459,7 +456,7 @@ def test_terminate_by_execution_tracks_the_job_partial_failure_and_twice_is_harm
     assert len(second["terminating"]) == 3 and second["summary"]["conflicts"] == 2
     assert second["apiCalls"]["TerminateRecoveryInstances"] == 1 and second["apiCalls"]["DescribeJobs"] == 1
     # the job finishes; the conflict clears; one of B's two has meanwhile been terminated elsewhere
-    jobs_done("TERMINATE")
+    jobs_done(sb, "TERMINATE")
     sb.set_faults([])
     terminate_outside(sb, B, "eu-west-1", [ri[in_b[0]]])
     third = terminate_recovery_instances(source_execution_id="exec-t")
@@ -468,7 +465,7 @@ def test_terminate_by_execution_tracks_the_job_partial_failure_and_twice_is_harm
     assert [e["recoveryInstanceID"] for e in third["alreadyTerminated"]] == [ri[in_b[0]]]
     assert [e["recoveryInstanceID"] for e in third["terminating"]] == [ri[in_b[1]]]
     assert set(rows(sb)) & set(in_a + in_b) == {in_b[1]}
-    jobs_done("TERMINATE")
+    jobs_done(sb, "TERMINATE")
     fourth = terminate_recovery_instances(source_execution_id="exec-t")
     assert [e["recoveryInstanceID"] for e in fourth["terminated"]] == [ri[in_b[1]]]
     assert not set(in_a + in_b) & set(rows(sb))
@@ -487,7 +484,7 @@ def test_terminate_by_execution_leaves_real_recoveries_unless_asked(sb):
     assert sorted(e["sourceServerID"] for e in out["terminating"]) == sorted(drills)
     assert sorted(e["sourceServerID"] for e in out["skippedRecoveries"]) == sorted(recovered)
     assert out["recoveries"] == []
-    jobs_done("TERMINATE")
+    jobs_done(sb, "TERMINATE")
     truth = drs_truth(sb, [(A, "us-east-1")])[(A, "us-east-1")]
     assert set(recovered) <= set(truth) and not set(drills) & set(truth)  # the real recoveries still run
     named = terminate_recovery_instances(source_execution_id="exec-mixed", include_recoveries=True)
@@ -507,7 +504,7 @@ def test_terminate_by_ids_and_by_servers(sb):
     assert out["notInCache"] == ["i-0000000000000dead"]
     out = terminate_recovery_instances(source_server_ids=[r["sourceServerID"] for r in b_rows])
     assert out["summary"]["terminating"] == len(b_rows) and out["apiCalls"]["TerminateRecoveryInstances"] == 1
-    jobs_done("TERMINATE")
+    jobs_done(sb, "TERMINATE")
     out = terminate_recovery_instances(source_server_ids=[r["sourceServerID"] for r in b_rows])
     assert out["summary"]["terminated"] == len(b_rows) and "TerminateRecoveryInstances" not in out["apiCalls"]
     terminate_recovery_instances(recovery_instance_ids=[a_rows[0]["recoveryInstanceID"]])
