@@ -4,6 +4,9 @@ A fault is a camelCase dict (fleet ``faults:`` entries and ``DrsEngine.set_fault
 
     {"accountId": "*", "region": "eu-west-1", "operation": "DescribeSourceServers", "throttleTps": 2, "burst": 2}
 
+``"service": "ec2" | "sts"`` (default ``drs``) makes a fault answer moto's EC2 or STS calls instead, with
+those services' codes (:mod:`sandbox.drs.service_faults`, :mod:`sandbox.moto_patches.service_faults`).
+
 Every matching fault applies to a call. Effects, in the order AWS would produce them:
 
 1. ``latencyMs``      sleep before answering (the largest matching value; added to the fleet-wide latency)
