@@ -1,7 +1,8 @@
 """Manage API: the REST API's routes that write or start work (API Gateway, AWS_IAM authorization).
 
-Routes: fleet_sync.api.manage (start syncs, refresh stale inventory pairs, terminate recovery instances,
-manage the accounts table). Only the stack's API invokes this function (its resource policy names API
+Routes: fleet_sync.api.manage (start syncs, refresh stale inventory pairs, terminate recovery instances) and
+fleet_sync.api.manage_accounts (the accounts table and ExternalIds).
+Only the stack's API invokes this function (its resource policy names API
 Gateway and the API's ARN); a direct invocation is not an API request and is refused. Every write request
 is logged with the caller's IAM ARN, as API Gateway set it (fleet_sync.api.audit).
 """

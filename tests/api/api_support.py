@@ -62,6 +62,23 @@ def expect(sb: Sandbox, method: str, path: str, status: int, query=None, body=No
     return payload
 
 
+def deploy_role(sb: Sandbox, account: str, external_id: str) -> None:
+    """What the operator does with the ExternalId the hub returned: update the account's role stack
+    (templates/cross-account-role.yaml) with parameter ExternalId = it. The stack update changes only the
+    role's trust policy, its `sts:ExternalId` condition: done here on the deployed role (moto IAM)."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account]["global"]
+    role = iam.get_role(sb.cross_account_role_name)
+    policy = json.loads(role.assume_role_policy_document)
+    conditions = [s["Condition"]["StringEquals"] for s in policy["Statement"] if "Condition" in s]
+    with_id = [c for c in conditions if "sts:ExternalId" in c]
+    assert with_id, "the shipped role's trust always requires an ExternalId"
+    for condition in with_id:
+        condition["sts:ExternalId"] = external_id
+    iam.update_assume_role_policy(sb.cross_account_role_name, json.dumps(policy))
+
+
 def fields(payload: dict[str, Any]) -> set[str]:
     return {e["field"] for e in payload.get("errors") or []}
 

@@ -28,14 +28,14 @@ def log_length(sb) -> int:
 
 def test_a_write_request_is_logged_with_its_caller_request_and_affected_ids(sb):
     since = log_length(sb)
-    expect(sb, "PATCH", f"/accounts/targets/{TARGET}", 200, body={"externalId": "secret-ext-1", "name": "prod"})
+    expect(sb, "PATCH", f"/accounts/targets/{TARGET}", 400, body={"externalId": "secret-ext-1", "name": "prod"})
     started = expect(sb, "POST", "/syncs/tags", 202, body={"regions": ["us-east-1"]})
     expect(sb, "GET", f"/accounts/targets/{TARGET}", 200)
     expect(sb, "POST", "/syncs/nope", 400, body={})
     wait_all(sb)
     records = audits(sb, since)
     assert [(r["method"], r["route"], r["status"]) for r in records] == [
-        ("PATCH", "/accounts/targets/{accountId}", 200),
+        ("PATCH", "/accounts/targets/{accountId}", 400),  # refused (no caller sets an ExternalId), audited
         ("POST", "/syncs/{sync}", 202),
         ("POST", "/syncs/{sync}", 400),
     ]
@@ -43,11 +43,31 @@ def test_a_write_request_is_logged_with_its_caller_request_and_affected_ids(sb):
     caller = CALLER.format(account=sb.account)
     assert {r["callerArn"] for r in records} == {caller}
     assert patch["request"] == {"externalId": "<redacted>", "name": "prod"}
-    assert patch["affected"]["accountId"] == [TARGET] and patch["pathParameters"] == {"accountId": TARGET}
+    assert patch["affected"] == {} and patch["pathParameters"] == {"accountId": TARGET}
     assert start["affected"]["executionArn"] == [started["executionArn"]]
     assert rejected["affected"] == {} and rejected["request"] == {}
     assert all(r["requestId"] for r in records)
     assert "secret-ext-1" not in repr(sb.logs("ManageApiFunction"))  # an ExternalId is never logged
+
+
+def test_the_external_ids_the_hub_returns_are_never_logged_and_each_issue_is_audited(sb):
+    since = log_length(sb)
+    new = "555555555555"
+    created = expect(sb, "POST", "/accounts/targets", 201, body={"accountId": new})
+    staging = expect(sb, "POST", f"/accounts/targets/{new}/staging-accounts", 201, body={"accountId": "666666666666"})
+    rotated = expect(sb, "POST", f"/accounts/targets/{new}/external-id", 200)
+    secrets = [created["externalId"], staging["externalId"], rotated["externalId"]]
+    assert len(set(secrets)) == 3 and all(len(s) >= 32 for s in secrets)
+    records = audits(sb, since)
+    assert [(r["route"], r["status"]) for r in records] == [
+        ("/accounts/targets", 201),
+        ("/accounts/targets/{accountId}/staging-accounts", 201),
+        ("/accounts/targets/{accountId}/external-id", 200),
+    ]
+    assert records[2]["affected"]["accountId"] == [new] and records[2]["callerArn"] == CALLER.format(account=sb.account)
+    logged = repr(sb.logs("ManageApiFunction"))
+    assert not [s for s in secrets if s in logged]
+    expect(sb, "DELETE", f"/accounts/targets/{new}", 200)
 
 
 def test_the_log_line_names_the_caller_api_gateway_set_not_one_the_body_claims(sb):

@@ -187,8 +187,17 @@ def test_session_tags_need_the_trust_to_allow_tag_session(sim):
     from sandbox.moto_patches.sts import session_tags_allowed
 
     iam = iam_backends[TARGET]["global"]
-    only_assume = {"Version": "2012-10-17", "Statement": [role_trust_policy("123456789012", None)["Statement"][0]]}
-    for name, trust in (("Tagging", role_trust_policy("123456789012", None)), ("NoTagging", only_assume)):
+    only_assume = role_trust_policy("123456789012", None)
+    tagging = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "sts:TagSession",
+        "Condition": {
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["drs-fleet-sync:sync", "drs-fleet-sync:execution"]}
+        },
+    }
+    with_tagging = {**only_assume, "Statement": [*only_assume["Statement"], tagging]}
+    for name, trust in (("Tagging", with_tagging), ("NoTagging", only_assume)):
         iam.create_role(
             role_name=name,
             assume_role_policy_document=json.dumps(trust),

@@ -24,19 +24,21 @@ def estate(table):
     store = AccountsStore(table)
     add_target(store, {"accountId": T1})
     add_target(store, {"accountId": T2})
-    add_staging(store, T1, {"accountId": S, "externalId": "ext-s"})
+    add_staging(store, T1, {"accountId": S, "name": "shared staging"})
     return store
 
 
 def test_removing_a_target_while_its_staging_account_is_added_to_another_keeps_the_row(tables):
     (table,) = tables("AccountsTable")
     store = estate(table)
+    external_id = store.get(S).externalId
     # T1 is the only target listing S when the removal reads; T2 adds S before the removal commits
     raced = RacedStore(table, lambda: add_staging(store, T2, {"accountId": S}))
     removed = remove_target(raced, T1)
     assert removed["removed"] and removed["stagingAccountsRemoved"] == []  # decided again, inside the race
     [row] = list_staging(store, T2)
-    assert row["registered"] and row["externalId"] == "ext-s"
+    assert row["registered"] and row["name"] == "shared staging"
+    assert store.get(S).externalId == external_id  # the row was reused, its ExternalId kept
     assert store.get(T1) is None
 
 

@@ -6,12 +6,16 @@ Rows (docs/design.md): one per account, key `accountId`; `kind` target or stagin
 account has its own row (its role and ExternalId: the inventory sync scans it too) and may serve several
 targets; it is removed with the last target that lists it.
 
+The hub draws every account's ExternalId itself (`new_external_id`) when it registers the account, and again
+when asked to rotate it; no caller chooses one, and nothing removes it.
+
 Every change is one conditional write or one transaction (through `AccountsStore`), so two callers never
 leave a target listing a staging account without a row, or a staging row that no target lists.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -71,6 +75,13 @@ class _Raced(Exception):
 
 
 RACE_ATTEMPTS = 3
+EXTERNAL_ID_BYTES = 32  # 43 characters of base64url: within what STS accepts ([\w+=,.@:/-], 2-1224)
+
+
+def new_external_id() -> str:
+    """A fresh ExternalId, from the secrets module (unguessable: it is what keeps another party from having
+    the hub assume this account's role for them)."""
+    return secrets.token_urlsafe(EXTERNAL_ID_BYTES)
 
 
 # ------------------------------------------------------------------ targets
@@ -93,8 +104,11 @@ def _describe(store: AccountsStore, account_id: str) -> str:
 
 
 def add_target(store: AccountsStore, fields: dict[str, Any]) -> AccountRecord:
-    """A new target account (no staging accounts yet). 409 when the id is registered already, as either kind."""
-    record = AccountRecord.model_validate({**fields, "kind": "target", "stagingAccounts": []})
+    """A new target account (no staging accounts yet) with a new ExternalId. 409 when the id is registered
+    already, as either kind."""
+    record = AccountRecord.model_validate(
+        {**fields, "kind": "target", "stagingAccounts": [], "externalId": new_external_id()}
+    )
     try:
         store.put_new(record)
     except ClientError as exc:
@@ -127,6 +141,24 @@ def update_account(
             raise
         raise AccountNotFound(f"{account_id} is not a registered {kind} account") from None
     logger.info("account updated", extra={"accountId": account_id, "fields": sorted(changes)})
+    return record
+
+
+def rotate_external_id(store: AccountsStore, account_id: str, *, kind: str) -> AccountRecord:
+    """Replace the account's ExternalId with a new one (the row must exist with this kind)."""
+    try:
+        record = store.update(
+            account_id,
+            "SET #externalId = :externalId",
+            "#kind = :kind",
+            {"#externalId": "externalId", "#kind": "kind"},
+            {":externalId": new_external_id(), ":kind": kind},
+        )
+    except ClientError as exc:
+        if not _conditional(exc):
+            raise
+        raise AccountNotFound(f"{account_id} is not a registered {kind} account") from None
+    logger.info("external id rotated", extra={"accountId": account_id, "kind": kind})
     return record
 
 
@@ -188,31 +220,42 @@ def list_staging(store: AccountsStore, target_id: str) -> list[dict[str, Any]]:
     out = []
     for staging_id in target.stagingAccounts:
         record = store.get(staging_id)
-        row = (record or AccountRecord(accountId=staging_id, kind="staging")).model_dump(exclude={"stagingAccounts"})
+        row = (record or AccountRecord(accountId=staging_id, kind="staging")).model_dump(
+            exclude={"stagingAccounts", "externalId"}
+        )
         out.append({**row, "registered": record is not None})
     return out
 
 
-def _staging_upsert(store: AccountsStore, staging_id: str, given: dict[str, Any]) -> dict[str, Any]:
+def _staging_upsert(store: AccountsStore, staging_id: str, given: dict[str, Any], external_id: str) -> dict[str, Any]:
+    """A staging row as given; a new row (or one without) gets `external_id`, an existing row keeps its own."""
     sets = {"kind": "staging", **given}
+    keep = ["#enabled = if_not_exists(#enabled, :true)", "#externalId = if_not_exists(#externalId, :externalId)"]
     return store.change(
         "Update",
         staging_id,
         UpdateExpression="SET "
-        + ", ".join([*(f"#{k} = :{k}" for k in sorted(sets)), "#enabled = if_not_exists(#enabled, :true)"])
+        + ", ".join([*(f"#{k} = :{k}" for k in sorted(sets)), *keep])
         + " ADD #rev :one",  # a remover that decided from an older revision cannot delete the row
         ConditionExpression="attribute_not_exists(accountId) OR #kind = :kind",
-        ExpressionAttributeNames={f"#{k}": k for k in [*sets, "enabled", "rev"]},
-        ExpressionAttributeValues={**{f":{k}": v for k, v in sets.items()}, ":true": True, ":one": 1},
+        ExpressionAttributeNames={f"#{k}": k for k in [*sets, "enabled", "externalId", "rev"]},
+        ExpressionAttributeValues={
+            **{f":{k}": v for k, v in sets.items()},
+            ":true": True,
+            ":externalId": external_id,
+            ":one": 1,
+        },
     )
 
 
-def add_staging(store: AccountsStore, target_id: str, fields: dict[str, Any]) -> AccountRecord:
-    """Register a staging account (or reuse its row) and add it to the target's list, in one transaction.
+def add_staging(store: AccountsStore, target_id: str, fields: dict[str, Any]) -> tuple[AccountRecord, bool]:
+    """Register a staging account (or reuse its row) and add it to the target's list, in one transaction;
+    the row, and whether this call gave it its ExternalId (a new row: the caller gets it once).
 
     409 when the id is a target account, or the target lists it already; 404 when the target is unknown.
-    Fields given (name, roleArn, externalId) replace the staging row's; fields left out keep their values.
+    Fields given (name, roleArn) replace the staging row's; fields left out keep their values.
     """
+    external_id = new_external_id()
     staging_id = fields["accountId"]
     given = {k: v for k, v in fields.items() if k != "accountId" and v is not None}
     target_update = store.change(
@@ -224,7 +267,7 @@ def add_staging(store: AccountsStore, target_id: str, fields: dict[str, Any]) ->
         ExpressionAttributeValues={":target": "target", ":id": staging_id, ":new": [staging_id], ":none": []},
     )
     try:
-        store.transact([_staging_upsert(store, staging_id, given), target_update])
+        store.transact([_staging_upsert(store, staging_id, given, external_id), target_update])
     except ClientError as exc:
         if not _conditional(exc):
             raise
@@ -236,9 +279,9 @@ def add_staging(store: AccountsStore, target_id: str, fields: dict[str, Any]) ->
             raise AccountConflict(f"{staging_id} is already a staging account of {target_id}") from None
         raise AccountConflict(f"target {target_id} changed while the staging account was added; try again") from None
     logger.info("staging account added", extra={"targetAccountId": target_id, "stagingAccountId": staging_id})
-    record = store.get(staging_id)
+    record = store.get(staging_id, consistent=True)
     assert record is not None
-    return record
+    return record, record.externalId == external_id  # 256 random bits: equal only if this call wrote it
 
 
 def remove_staging(store: AccountsStore, target_id: str, staging_id: str) -> dict[str, Any]:

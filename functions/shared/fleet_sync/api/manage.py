@@ -14,34 +14,28 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import Field, StrictBool, ValidationError
 
-from ..core import aws
 from ..core.regions import drs_regions
 from ..core.settings import Settings, get_settings
-from ..run.accounts import AccountRecord, AccountsStore
 from ..run.region_status import active_regions_of
 from ..run.registry import sync_spec
 from ..run.start import start_sync
 from ..syncs.inventory.refresh import query_inventory
 from ..syncs.recovery_instances.terminate import terminate_recovery_instances
 from . import accounts_admin, preflight
-from .account_rows import with_rows_removed
 from .common import ApiValidationError, error_response, json_response, known_regions, make_resolver, responses
+from .manage_accounts import TargetId, accounts_store, router
 from .models import (
     MAX_REGIONS,
-    AccountId,
-    AccountUpdate,
     InventoryRefreshRequest,
-    NewStagingAccount,
-    NewTargetAccount,
     Region,
     Strict,
     SyncName,
     SyncStartRequest,
     TerminateRequest,
-    check_role_account,
 )
 
 app = make_resolver()
+app.include_router(router)  # the accounts routes (fleet_sync.api.manage_accounts)
 
 
 STARTED = "the execution started: its ARN and where to follow it"
@@ -85,31 +79,6 @@ def _started(sync: str, sync_input: dict[str, Any], settings: Settings) -> Respo
 
 def _body(model: Strict | None) -> dict[str, Any]:
     return model.model_dump(exclude_none=True) if model is not None else {}
-
-
-def _account_view(record: AccountRecord, settings: Settings) -> dict[str, Any]:
-    view = record.model_dump()
-    if record.kind != "target":
-        view.pop("stagingAccounts", None)
-    view["effectiveRoleArn"] = record.role_arn(settings.cross_account_role_name)
-    return view
-
-
-def _check_role(role_arn: str | None, settings: Settings) -> None:
-    """The functions' policies allow sts:AssumeRole on `role/{CrossAccountRoleName}` only (no path)."""
-    if role_arn is None:
-        return
-    name = settings.cross_account_role_name
-    if role_arn.split(":", 5)[5] != f"role/{name}":
-        raise ApiValidationError(
-            "roleArn",
-            f"the stack may assume only roles named {name} (template parameter CrossAccountRoleName)",
-            "body",
-        )
-
-
-def _accounts(settings: Settings) -> AccountsStore:
-    return AccountsStore(aws.dynamodb().Table(settings.accounts_table))
 
 
 # ------------------------------------------------------------------ syncs
@@ -216,160 +185,7 @@ def post_terminate(request: Annotated[TerminateRequest, Body()]) -> dict[str, An
     )
 
 
-# ------------------------------------------------------------------ accounts: targets
-
-TargetId = Annotated[AccountId, Path(description="the target account")]
-StagingId = Annotated[AccountId, Path(description="the staging account")]
-
-
-@app.get(
-    "/accounts/targets",
-    operation_id="listTargetAccounts",
-    tags=["accounts"],
-    summary="Every target account with its role, ExternalId and staging accounts",
-    responses=responses(200, "the target accounts"),
-)
-def get_targets() -> dict[str, Any]:
-    settings = _settings()
-    targets = [_account_view(t, settings) for t in accounts_admin.list_targets(_accounts(settings))]
-    return {"targets": targets, "count": len(targets)}
-
-
-@app.post(
-    "/accounts/targets",
-    operation_id="addTargetAccount",
-    tags=["accounts"],
-    summary="Register a target account (its role ARN and ExternalId); the next sync covers it",
-    status_code=201,
-    responses=responses(201, "the account as stored", 400, 409),
-)
-def post_target(account: Annotated[NewTargetAccount, Body()]) -> Response[dict[str, Any]]:
-    settings = _settings()
-    _check_role(account.roleArn, settings)
-    record = accounts_admin.add_target(_accounts(settings), account.model_dump(exclude_none=True))
-    view = _account_view(record, settings)
-    return json_response(201, view, headers={"Location": f"/accounts/targets/{record.accountId}"})
-
-
-@app.get(
-    "/accounts/targets/<accountId>",
-    operation_id="getTargetAccount",
-    tags=["accounts"],
-    summary="One target account",
-    responses=responses(200, "the account as stored", 400, 404),
-)
-def get_target(accountId: TargetId) -> dict[str, Any]:
-    settings = _settings()
-    return _account_view(accounts_admin.get_target(_accounts(settings), accountId), settings)
-
-
-@app.patch(
-    "/accounts/targets/<accountId>",
-    operation_id="updateTargetAccount",
-    tags=["accounts"],
-    summary="Change a target's name, role ARN, ExternalId or enabled flag (null removes name/role/ExternalId)",
-    responses=responses(200, "the account as stored", 400, 404),
-)
-def patch_target(accountId: TargetId, changes: Annotated[AccountUpdate, Body()]) -> dict[str, Any]:
-    settings = _settings()
-    _check_role(changes.roleArn, settings)
-    try:
-        check_role_account(changes.roleArn, accountId)
-    except ValueError as exc:
-        raise ApiValidationError("roleArn", str(exc), "body") from None
-    record = accounts_admin.update_account(
-        _accounts(settings), accountId, changes.model_dump(exclude_unset=True), kind="target"
-    )
-    return _account_view(record, settings)
-
-
-@app.delete(
-    "/accounts/targets/<accountId>",
-    operation_id="removeTargetAccount",
-    tags=["accounts"],
-    summary="Remove a target account, and its staging accounts that no other target lists, with their inventory, "
-    "region-status and recovery-instance cache rows",
-    responses=responses(200, "what was removed", 400, 404, 409),
-)
-def delete_target(accountId: TargetId) -> dict[str, Any]:
-    settings = _settings()
-    return with_rows_removed(accounts_admin.remove_target(_accounts(settings), accountId), settings)
-
-
-# ------------------------------------------------------------------ accounts: staging accounts of a target
-
-
-@app.get(
-    "/accounts/targets/<accountId>/staging-accounts",
-    operation_id="listStagingAccounts",
-    tags=["accounts"],
-    summary="The staging accounts a target trusts, with their roles and ExternalIds",
-    responses=responses(200, "the staging accounts", 400, 404),
-)
-def get_staging(accountId: TargetId) -> dict[str, Any]:
-    settings = _settings()
-    rows = accounts_admin.list_staging(_accounts(settings), accountId)
-    for row in rows:
-        row["effectiveRoleArn"] = AccountRecord.model_validate(row).role_arn(settings.cross_account_role_name)
-    return {"targetAccountId": accountId, "stagingAccounts": rows, "count": len(rows)}
-
-
-@app.post(
-    "/accounts/targets/<accountId>/staging-accounts",
-    operation_id="addStagingAccount",
-    tags=["accounts"],
-    summary="Add a staging account to a target (registers the staging account, or reuses its row)",
-    status_code=201,
-    responses=responses(201, "the staging account as stored", 400, 404, 409),
-)
-def post_staging(accountId: TargetId, account: Annotated[NewStagingAccount, Body()]) -> Response[dict[str, Any]]:
-    settings = _settings()
-    if account.accountId == accountId:
-        raise ApiValidationError("accountId", "a target account cannot be its own staging account", "body")
-    _check_role(account.roleArn, settings)
-    record = accounts_admin.add_staging(_accounts(settings), accountId, account.model_dump(exclude_none=True))
-    view = _account_view(record, settings)
-    location = f"/accounts/targets/{accountId}/staging-accounts/{record.accountId}"
-    return json_response(201, {**view, "targetAccountId": accountId}, headers={"Location": location})
-
-
-@app.patch(
-    "/accounts/targets/<accountId>/staging-accounts/<stagingAccountId>",
-    operation_id="updateStagingAccount",
-    tags=["accounts"],
-    summary="Change a staging account's name, role ARN, ExternalId or enabled flag",
-    responses=responses(200, "the staging account as stored", 400, 404),
-)
-def patch_staging(
-    accountId: TargetId, stagingAccountId: StagingId, changes: Annotated[AccountUpdate, Body()]
-) -> dict[str, Any]:
-    settings = _settings()
-    _check_role(changes.roleArn, settings)
-    try:
-        check_role_account(changes.roleArn, stagingAccountId)
-    except ValueError as exc:
-        raise ApiValidationError("roleArn", str(exc), "body") from None
-    table = _accounts(settings)
-    if stagingAccountId not in accounts_admin.get_target(table, accountId).stagingAccounts:
-        raise accounts_admin.AccountNotFound(f"{stagingAccountId} is not a staging account of target {accountId}")
-    record = accounts_admin.update_account(
-        table, stagingAccountId, changes.model_dump(exclude_unset=True), kind="staging"
-    )
-    return _account_view(record, settings)
-
-
-@app.delete(
-    "/accounts/targets/<accountId>/staging-accounts/<stagingAccountId>",
-    operation_id="removeStagingAccount",
-    tags=["accounts"],
-    summary="Take a staging account off a target (its row and its inventory, region-status and cache rows go when "
-    "no other target lists it)",
-    responses=responses(200, "what was removed", 400, 404, 409),
-)
-def delete_staging(accountId: TargetId, stagingAccountId: StagingId) -> dict[str, Any]:
-    settings = _settings()
-    removed = accounts_admin.remove_staging(_accounts(settings), accountId, stagingAccountId)
-    return with_rows_removed(removed, settings)
+# ------------------------------------------------------------------ accounts: the staging sync of one target
 
 
 @app.post(
@@ -387,7 +203,7 @@ def post_target_staging_sync(
     settings = _settings()
     body = _body(options)
     _check_regions(body.get("regions"), settings)
-    target = accounts_admin.get_target(_accounts(settings), accountId)
+    target = accounts_admin.get_target(accounts_store(settings), accountId)
     if not target.stagingAccounts:
         return error_response(409, "Conflict", f"target {accountId} has no staging accounts to extend from")
     return _started("staging", {"targetAccounts": [accountId], **body}, settings)

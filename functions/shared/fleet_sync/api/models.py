@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ..core.ids import ACCOUNT_ID, RECOVERY_INSTANCE_ID, REGION, SOURCE_SERVER_ID
 from ..syncs.recovery_instances.spec import MAX_SCOPED_SERVERS
@@ -21,8 +22,6 @@ EXECUTION_NAME = r"^[0-9A-Za-z_-]{1,80}$"
 REGION_LIST = r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}(,[a-z]{2,4}(-[a-z]+)+-\d{1,2})*$"
 SOURCE_SERVER_LIST = r"^s-[0-9a-zA-Z]{17}(,s-[0-9a-zA-Z]{17})*$"
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-# What STS accepts as an ExternalId: 2-1224 characters of [\w+=,.@:/-] (ASCII \w: Rust's regex size limit).
-EXTERNAL_ID = r"^[A-Za-z0-9_+=,.@:/-]{2,1224}$"
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$"
 PAGE_CURSOR = r"^[0-9A-Za-z_=-]{1,4096}$"  # our nextToken: base64url
 SFN_CURSOR = r"^[!-~]{1,3096}$"  # Step Functions' own nextToken (printable ASCII), passed through
@@ -58,7 +57,6 @@ SourceServerId = Annotated[str, Field(pattern=SOURCE_SERVER_ID, description="DRS
 RecoveryInstanceId = Annotated[str, Field(pattern=RECOVERY_INSTANCE_ID, description="DRS recovery instance id")]
 ExecutionName = Annotated[str, Field(pattern=EXECUTION_NAME, description="Step Functions execution name")]
 AccountName = Annotated[str, Field(min_length=1, max_length=128, pattern=PRINTABLE)]
-ExternalId = Annotated[str, Field(pattern=EXTERNAL_ID, description="sts:ExternalId the account's role requires")]
 RoleArn = Annotated[str, Field(pattern=ROLE_ARN, max_length=2048, description="the role assumed in the account")]
 
 
@@ -162,13 +160,29 @@ class TerminateRequest(Strict):
 # ------------------------------------------------------------------ accounts
 
 
-class AccountFields(Strict):
+HUB_GENERATED = (
+    "the hub generates each account's ExternalId at registration and returns it once; POST .../external-id rotates it"
+)
+
+
+class NoCallerExternalId(Strict):
+    """A caller never chooses an ExternalId: one it picked could be one another party knows (the confused
+    deputy the ExternalId exists to stop). Sent anyway, it is a 400 naming the field, not an unknown field."""
+
+    externalId: SkipJsonSchema[object] = None
+
+    @field_validator("externalId", mode="before")
+    @classmethod
+    def _refused(cls, value: object) -> object:
+        raise ValueError(HUB_GENERATED)
+
+
+class AccountFields(NoCallerExternalId):
     name: AccountName | None = None
     roleArn: RoleArn | None = Field(
         default=None,
         description="default arn:aws:iam::{accountId}:role/{CrossAccountRoleName}; must name that account and role",
     )
-    externalId: ExternalId | None = None
 
 
 class NewAccount(AccountFields):
@@ -195,18 +209,18 @@ class NewStagingAccount(NewAccount):
     pass
 
 
-class AccountUpdate(Strict):
-    """Fields to change; a field set to null is removed (name, roleArn, externalId)."""
+class AccountUpdate(NoCallerExternalId):
+    """Fields to change; a field set to null is removed (name, roleArn). The ExternalId is not among them:
+    only rotation changes it, and nothing removes it."""
 
     name: AccountName | None = None
     roleArn: RoleArn | None = None
-    externalId: ExternalId | None = None
     enabled: StrictBool | None = None
 
     @model_validator(mode="after")
     def _something(self) -> AccountUpdate:
         if not self.model_fields_set:
-            raise ValueError("give at least one of name, roleArn, externalId, enabled")
+            raise ValueError("give at least one of name, roleArn, enabled")
         if "enabled" in self.model_fields_set and self.enabled is None:
             raise ValueError("enabled must be true or false")
         return self

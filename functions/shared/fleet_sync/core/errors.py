@@ -21,6 +21,11 @@ class AccountDisabled(AccountNotRegistered):
     """The account is registered but disabled: nothing assumes its role until it is enabled again."""
 
 
+class AccountWithoutExternalId(AccountNotRegistered):
+    """The account's row has no ExternalId: the hub gives every account one at registration, so the row was
+    not written by the API. Its role is never assumed without one; rotating the ExternalId gives it one."""
+
+
 class ServerNotInExecution(FleetSyncError):
     """A scoped recovery-instance run named servers whose recovery instances no job of its execution launched
     (by the DRS job's tags or the execution-history table); nothing was written."""

@@ -9,7 +9,7 @@ from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.aws import ApiCallCounter, Credentials, assume_role, partition
-from ..core.errors import AccountDisabled, OriginNotTrusted
+from ..core.errors import AccountDisabled, AccountWithoutExternalId, OriginNotTrusted
 from ..core.ids import ACCOUNT_ID
 from ..core.observability import logger
 from ..core.tables import ACCOUNTS, scan_all
@@ -52,8 +52,8 @@ class AccountsStore:
         items = scan_all(self.table, **kwargs)
         return sorted((AccountRecord.model_validate(i) for i in items), key=lambda a: a.accountId)
 
-    def get(self, account_id: str) -> AccountRecord | None:
-        item = self.table.get_item(Key=ACCOUNTS.key(account_id)).get("Item")
+    def get(self, account_id: str, *, consistent: bool = False) -> AccountRecord | None:
+        item = self.table.get_item(Key=ACCOUNTS.key(account_id), ConsistentRead=consistent).get("Item")
         return AccountRecord.model_validate(item) if item else None
 
     def put_new(self, record: AccountRecord) -> None:
@@ -112,12 +112,18 @@ def account_credentials(
     execution: str | None = None,
 ) -> Credentials:
     """The one set of credentials of a work item in an account, from the account's own role and ExternalId.
-    A disabled account is never assumed (AccountDisabled), whichever run, refresh or terminate asks.
+    A disabled account is never assumed (AccountDisabled), whichever run, refresh or terminate asks, nor an
+    account whose row lacks its ExternalId (AccountWithoutExternalId).
 
     The session is tagged with the sync (or API action) and the execution (a run's name; for an API request,
     its request id), so the account's CloudTrail names which run made each call."""
     if not account.enabled:
         raise AccountDisabled(f"account {account.accountId} is disabled in the accounts table")
+    if not account.externalId:
+        raise AccountWithoutExternalId(
+            f"account {account.accountId} has no ExternalId in the accounts table: rotate it through the API "
+            "(POST .../external-id) and deploy the account's role with the one returned"
+        )
     tags = {SESSION_TAG_SYNC: sync}
     execution = execution or logger.get_correlation_id()
     if execution:

@@ -171,6 +171,10 @@ def _failed(
             return _anomaly(item, code, f"{code}: {aws.error_message(exc)} (last seen with {held} servers)", counter)
         return _known_empty(item, status, code, counter)
     logger.warning("work item failed", extra={"errorCode": code, "status": status})
+    return _item_error(item, status, counter, code, aws.error_message(exc))
+
+
+def _item_error(item: WorkItem, status: str, counter: aws.ApiCallCounter, code: str, message: str) -> ItemResult:
     return ItemResult(
         accountId=item.accountId,
         region=item.region,
@@ -178,7 +182,7 @@ def _failed(
         ok=False,
         apiCalls=counter.as_dict(),
         errorCode=code,
-        errorMessage=aws.error_message(exc),
+        errorMessage=message[:1000],
     )
 
 
@@ -207,12 +211,4 @@ def _anomaly(item: WorkItem, code: str, message: str, counter: aws.ApiCallCounte
     """A pair the product holds servers of now answers as empty: report it and keep every row."""
     status = status_for_error(code)
     logger.error("pair with servers now answers as empty: rows kept", extra={"status": status, "errorCode": code})
-    return ItemResult(
-        accountId=item.accountId,
-        region=item.region,
-        status=status,
-        ok=False,
-        apiCalls=counter.as_dict(),
-        errorCode=code,
-        errorMessage=message[:1000],
-    )
+    return _item_error(item, status, counter, code, message)
