@@ -121,6 +121,10 @@ class DrsEngine:
         with self._lock:
             self._faults = FaultSet(parsed, rng=random.Random(f"{self.seed}:faults"))
 
+    def fault_answer(self, call: Call) -> tuple[float, DrsError | None]:
+        """(delay, error or None) the faults give a call of another service (EC2, STS: ``call.service``)."""
+        return self._faults.evaluate(call)
+
     @property
     def faults(self) -> list[dict[str, Any]]:
         return [f.to_wire() for f in self._faults.faults]

@@ -4,6 +4,9 @@ A fault is a camelCase dict (fleet ``faults:`` entries and ``DrsEngine.set_fault
 
     {"accountId": "*", "region": "eu-west-1", "operation": "DescribeSourceServers", "throttleTps": 2, "burst": 2}
 
+``"service": "ec2" | "sts"`` (default ``drs``) makes a fault answer moto's EC2 or STS calls instead, with
+those services' codes (:mod:`sandbox.drs.service_faults`, :mod:`sandbox.moto_patches.service_faults`).
+
 Every matching fault applies to a call. Effects, in the order AWS would produce them:
 
 1. ``latencyMs``      sleep before answering (the largest matching value; added to the fleet-wide latency)
@@ -24,12 +27,12 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from . import clock, shapes
+from . import clock, service_faults, shapes
 from .errors import DrsError, unrecognized_client
 
 WILDCARD = "*"
@@ -46,6 +49,7 @@ class Fault(BaseModel):
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
 
+    service: Literal["drs", "ec2", "sts"] = "drs"
     account_id: str = WILDCARD
     region: str = WILDCARD
     operation: str = WILDCARD
@@ -72,34 +76,39 @@ class Fault(BaseModel):
 
     @field_validator("region")
     @classmethod
-    def _region(cls, v: str) -> str:
-        if v != WILDCARD and v not in shapes.regions():
-            raise ValueError(f"{v!r} is not a DRS region (botocore lists {len(shapes.regions())})")
+    def _region(cls, v: str, info: ValidationInfo) -> str:
+        service = info.data.get("service", "drs")
+        known = shapes.regions() if service == "drs" else service_faults.regions(service)
+        if v != WILDCARD and v not in known:
+            raise ValueError(f"{v!r} is not a {service.upper()} region (botocore lists {len(known)})")
         return v
 
     @field_validator("operation")
     @classmethod
-    def _operation(cls, v: str) -> str:
-        if v != WILDCARD and v not in shapes.operation_names():
-            raise ValueError(f"{v!r} is not a DRS operation")
+    def _operation(cls, v: str, info: ValidationInfo) -> str:
+        service = info.data.get("service", "drs")
+        known = shapes.operation_names() if service == "drs" else service_faults.operation_names(service)
+        if v != WILDCARD and v not in known:
+            raise ValueError(f"{v!r} is not a {service.upper()} operation")
         return v
 
     @field_validator("operations")
     @classmethod
-    def _operations(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    def _operations(cls, v: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
         if v is not None:
             if not v:
                 raise ValueError("must name at least one operation")
-            bad = [o for o in v if o not in shapes.operation_names()]
-            if bad:
-                raise ValueError(f"not DRS operations: {', '.join(bad)}")
+            _check_operations(info.data.get("service", "drs"), v)
         return v
 
     @field_validator("error")
     @classmethod
-    def _error_name(cls, v: str | None) -> str | None:
-        if v is not None and v not in shapes.error_names():
-            raise ValueError(f"{v!r} is not an error the DRS model defines ({', '.join(sorted(shapes.error_names()))})")
+    def _error_name(cls, v: str | None, info: ValidationInfo) -> str | None:
+        service = info.data.get("service", "drs")
+        known = shapes.error_names() if service == "drs" else set(service_faults.ERRORS[service])
+        if v is not None and v not in known:
+            answers = "the DRS model defines" if service == "drs" else f"{service.upper()} answers"
+            raise ValueError(f"{v!r} is not an error {answers} ({', '.join(sorted(known))})")
         return v
 
     @model_validator(mode="after")
@@ -108,7 +117,9 @@ class Fault(BaseModel):
             raise ValueError("give either operation or operations, not both")
         if self.burst is not None and self.throttle_tps is None:
             raise ValueError("burst needs throttleTps")
-        if self.error is not None:
+        if self.service != "drs" and (self.uninitialized or self.staging_account_id != WILDCARD):
+            raise ValueError("uninitialized and stagingAccountId apply to DRS faults only")
+        if self.error is not None and self.service == "drs":
             for op in self.operation_set or ():
                 if self.error not in shapes.operation_errors(op):
                     declared = ", ".join(sorted(shapes.operation_errors(op)))
@@ -139,6 +150,13 @@ class Fault(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+
+
+def _check_operations(service: str, operations: Iterable[str]) -> None:
+    known = shapes.operation_names() if service == "drs" else service_faults.operation_names(service)
+    bad = [o for o in operations if o not in known]
+    if bad:
+        raise ValueError(f"not {service.upper()} operations: {', '.join(bad)}")
 
 
 def parse_faults(raw: Iterable[dict[str, Any] | Fault], *, path: str = "faults") -> list[Fault]:
@@ -198,6 +216,7 @@ class Call:
     region: str
     operation: str
     staging_account: str | None = None
+    service: str = "drs"
 
 
 class _Rule:
@@ -210,6 +229,8 @@ class _Rule:
 
     def matches(self, call: Call) -> bool:
         f = self.fault
+        if f.service != call.service:
+            return False
         if f.account_id not in (WILDCARD, call.account) or f.region not in (WILDCARD, call.region):
             return False
         if self.ops is not None and call.operation not in self.ops:
@@ -265,10 +286,31 @@ class FaultSet:
 
     def _first_error(self, rules: list[_Rule], call: Call) -> DrsError | None:
         """The first error in AWS's order: region not enabled, IAM, throttling, uninitialized, modelled."""
+        if call.service != "drs":
+            return self._service_error(rules, call)
         for stage in (_not_enabled, _access_denied, _throttled, _uninitialized, self._modelled):
             error = stage(rules, call)
             if error is not None:
                 return error
+        return None
+
+    def _service_error(self, rules: list[_Rule], call: Call) -> DrsError | None:
+        """The same order for EC2 and STS, with their codes (:mod:`sandbox.drs.service_faults`)."""
+        sf = service_faults
+        for flag, codes in (("not_enabled", sf.NOT_ENABLED), ("access_denied", sf.ACCESS_DENIED)):
+            for r in rules:
+                if getattr(r.fault, flag):
+                    r.fire()
+                    return _service_answer(call, codes[call.service], r.fault.message)
+        for r in rules:
+            if r.fault.throttle_tps and r.bucket(call).take():
+                r.fire()
+                return _service_answer(call, sf.THROTTLED[call.service], r.fault.message)
+        for r in rules:
+            f = r.fault
+            if (f.error or f.error_rate) and (f.error_rate is None or self._chance(f.error_rate)):
+                r.fire()
+                return _service_answer(call, f.error or sf.INTERNAL[call.service], f.message)
         return None
 
     def _modelled(self, rules: list[_Rule], call: Call) -> DrsError | None:
@@ -284,6 +326,11 @@ class FaultSet:
                 r.fire()
                 return DrsError("InternalServerException", f.message or "Internal server error (simulated)")
         return None
+
+
+def _service_answer(call: Call, code: str, message: str | None) -> DrsError:
+    text = message or service_faults.message(call.service, code, call.operation, call.account, call.region)
+    return DrsError(code, text, status=service_faults.status(call.service, code))
 
 
 def _not_enabled(rules: list[_Rule], call: Call) -> DrsError | None:

@@ -6,6 +6,7 @@ moto is pinned exactly (requirements-dev.txt): these reach into its internals.
 from .dynamodb import dynamodb_lock, install_dynamodb_patches
 from .iam import install_role_enforcement, is_allowed
 from .map_runs import children_of, install_map_run_children
+from .service_faults import install_service_faults
 from .sts import external_id_allowed, install_sts_external_id_check, trust_allows
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "install_dynamodb_patches",
     "install_map_run_children",
     "install_role_enforcement",
+    "install_service_faults",
     "install_sts_external_id_check",
     "is_allowed",
     "trust_allows",

@@ -2,11 +2,13 @@
 data, and a clean discovery run converges on the truth.
 
 Each example runs five syncs (inventory, tags, recovery instances, in an order hypothesis picks) over 24
-(account, region) pairs, each run under a random fault schedule (throttling past every retry, access denied,
-server errors, latency) after random fleet changes (servers added, also in empty regions; servers deleted).
+(account, region) pairs, each run under a random fault schedule of DRS, EC2 (the enrichment's reads) and STS
+(the role assumptions) faults (throttling past every retry, access denied, server errors, a disabled region,
+latency) after random fleet changes (servers added, also in empty regions; servers deleted).
 After each run, for every pair:
-- inventory: a pair scanned without error holds exactly DRS's servers, and its region status their count; a
-  pair named in `errors` holds exactly its rows and counts from before the run; any other pair is untouched;
+- inventory: a pair scanned without error holds exactly DRS's servers, and its region status their count, and
+  no row loses the EC2 fields it had (a failed EC2 read keeps them); a pair named in `errors` holds exactly
+  its rows and counts from before the run; any other pair is untouched;
 - tags and recovery instances: the inventory's rows (but for the tags written through) and every pair's
   region status (status, counts, discovery clock) are untouched; the recovery-instance cache of a pair scanned
   without error is DRS's recovery instances, of any other pair what it was;
@@ -32,12 +34,15 @@ REGIONS = ["ap-south-1", "eu-west-1", "sa-east-1", "us-east-1", "us-west-1", "us
 PAIRS = [(a, r) for a in ACCOUNTS for r in REGIONS]
 SYNCS = ("inventory", "tags", "recovery-instances")
 RUNS_PER_EXAMPLE = 5
+# Every pair starts initialized (empty where no servers are listed): the property is about synced data, and
+# a region DRS never initialized is known-empty, not a pair to compare.
 FLEET = {
     "seed": 17,
     "accounts": [
         {
             "accountId": ACCOUNTS[0],
             "kind": "target",
+            "otherRegions": "initialized",
             "regions": {
                 "us-east-1": {"sourceServers": 6, "ec2Backed": 0.5, "recoveryInstances": 2},
                 "eu-west-1": {"sourceServers": 3},
@@ -46,22 +51,39 @@ FLEET = {
         {
             "accountId": ACCOUNTS[1],
             "kind": "target",
+            "otherRegions": "initialized",
             "regions": {"us-west-2": {"sourceServers": 4, "ec2Backed": 1.0, "recoveryInstances": 1}},
         },
-        {"accountId": ACCOUNTS[2], "kind": "target", "regions": {"sa-east-1": {"sourceServers": 2}}},
-        {"accountId": ACCOUNTS[3], "kind": "target", "regions": {}},
+        {
+            "accountId": ACCOUNTS[2],
+            "kind": "target",
+            "otherRegions": "initialized",
+            "regions": {"sa-east-1": {"sourceServers": 2}},
+        },
+        {"accountId": ACCOUNTS[3], "kind": "target", "otherRegions": "initialized", "regions": {}},
     ],
 }
+EC2_FIELDS = ("ec2InstanceType", "privateIp", "subnetId", "vpcId")
 # Fields of region status that only the inventory may move.
 CLOCK = ("status", "serverCount", "replicatingCount", "lastChecked", "lastSuccess", "errorCode")
 
 pair = st.sampled_from(PAIRS)
-fault = st.one_of(
-    pair.map(lambda p: {"accountId": p[0], "region": p[1], "throttleTps": 0.001, "burst": 1}),
-    pair.map(lambda p: {"accountId": p[0], "region": p[1], "accessDenied": True}),
-    pair.map(lambda p: {"accountId": p[0], "region": p[1], "errorRate": 1.0}),
-    st.tuples(pair, st.integers(1, 40)).map(lambda t: {"accountId": t[0][0], "region": t[0][1], "latencyMs": t[1]}),
+account = st.sampled_from(ACCOUNTS)
+THROTTLED = {"throttleTps": 1e-6, "burst": 1}  # one call, then throttled past every retry (the clock skips waits)
+effect = st.one_of(
+    st.just({"accessDenied": True}),
+    st.just(THROTTLED),
+    st.just({"errorRate": 1.0}),
+    st.integers(1, 40).map(lambda ms: {"latencyMs": ms}),
 )
+drs_fault = st.tuples(pair, effect).map(lambda t: {"accountId": t[0][0], "region": t[0][1], **t[1]})
+# EC2 of the origin (account, region) the enrichment reads
+ec2_fault = st.tuples(pair, effect).map(lambda t: {"service": "ec2", "accountId": t[0][0], "region": t[0][1], **t[1]})
+# STS refusing (or slowing) the assumption of one account's role
+sts_fault = st.tuples(account, st.one_of(effect, st.just({"error": "RegionDisabledException"}))).map(
+    lambda t: {"service": "sts", "accountId": t[0], "operation": "AssumeRole", **t[1]}
+)
+fault = st.one_of(drs_fault, ec2_fault, sts_fault)
 change = st.one_of(
     st.tuples(st.just("add"), pair, st.integers(1, 3)),
     st.tuples(st.just("delete"), pair, st.integers(1, 2)),
@@ -162,6 +184,9 @@ def check_inventory_run(before: dict[str, Any], after: dict[str, Any], summary: 
         rows, status = after["inventory"][p], after["status"].get(p)
         if p in scanned:
             assert set(rows) == real[p], f"{p}: scanned, yet its rows are not DRS's servers"
+            for sid, old_row in before["inventory"][p].items():
+                kept = {f: rows[sid].get(f) for f in EC2_FIELDS if old_row.get(f)} if sid in rows else {}
+                assert all(kept.values()), f"{p}: {sid} lost EC2 fields it had"
             assert status is not None and status["serverCount"] == len(real[p]), f"{p}: count is not the truth"
             assert status["status"] == "AVAILABLE"
         else:
