@@ -146,9 +146,7 @@ def test_the_expansion_is_the_one_sam_cli_makes(tmp_path, template):
 def test_the_product_expands_into_one_set_of_resources_per_sync():
     source = stack.read_template(ROOT / "template.yaml")
     expanded = stack.load_template(ROOT / "template.yaml")
-    [(_loop, (identifier, syncs, body))] = [
-        (k, v) for k, v in source["Resources"].items() if k.startswith("Fn::ForEach::")
-    ]
+    identifier, syncs, body = source["Resources"]["Fn::ForEach::SyncResources"]
     assert identifier == "Sync" and syncs == list(source["Mappings"]["Syncs"])
     for sync in syncs:
         for key, resource in body.items():

@@ -104,7 +104,8 @@ def first_then_filtered(sb, all_regions):
     assert drs_calls(sb) == Counter(dict.fromkeys(active, 1))
     assert second["regionsSkipped"] == len(all_regions) - 2
     assert second["apiCalls"]["DescribeSourceServers"] == 4
-    assert "AssumeRole" not in second["apiCalls"]  # the warm container's credentials still hold
+    # one AssumeRole per account per run: the session tags name the execution, so a run never reuses another's
+    assert second["apiCalls"]["AssumeRole"] == 3
 
 
 def test_known_empty_pairs_are_recorded_empty_and_only_failures_are_errors(sb):

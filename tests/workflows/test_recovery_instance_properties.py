@@ -49,6 +49,8 @@ def truth(sb, fleet):
     for account in (a["accountId"] for a in fleet["accounts"] if a["kind"] == "target"):
         for region in REGIONS:
             drs = sb.client("drs", account=account, region=region)
+            if region not in next(a for a in fleet["accounts"] if a["accountId"] == account)["regions"]:
+                continue  # never initialized (the fleet's default): DRS holds nothing there
             for page in drs.get_paginator("describe_recovery_instances").paginate(filters={}):
                 for ri in page["items"]:
                     out[ri["sourceServerID"]] = (account, region, ri["recoveryInstanceID"])
