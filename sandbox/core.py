@@ -141,7 +141,6 @@ class Sandbox:
         for patch in ("install_sts_external_id_check", "install_role_enforcement", "install_dynamodb_patches"):
             self._undo.append(self._import("sandbox.moto_patches", patch)())
         self._undo.append(self._import("sandbox.moto_patches", "install_service_faults")(self.engine))  # EC2/STS faults
-
         self._undo.append(speed_up_moto())
         self._undo.append(self._import("sandbox.moto_patches", "install_map_run_children")())
         self._undo.append(quiet_interpreter_log())
