@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from html import escape  # XML text needs only &, <, > (and quotes) escaped; nothing here parses XML
 from typing import Any
-from xml.sax.saxutils import escape
 
 __all__ = ["install_service_faults"]
 
