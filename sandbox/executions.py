@@ -157,7 +157,10 @@ def wait_for_execution(sb: Any, execution_arn: str, timeout: float) -> dict[str,
         return str(backend.describe_execution(execution_arn).status) in _TERMINAL
 
     deadline = time.monotonic() + timeout
-    while not sb.clock.wait_until(finished, None, poll=0.005, real_limit=0.5):
+    # each wait ends by the deadline, so a timeout shorter than one wait still holds
+    while not sb.clock.wait_until(
+        finished, None, poll=0.005, real_limit=max(0.001, min(0.5, deadline - time.monotonic()))
+    ):
         if time.monotonic() > deadline:
             status = sb.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
             raise TimeoutError(f"{execution_arn} still {status} after {timeout:.0f}s")
