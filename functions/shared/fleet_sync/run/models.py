@@ -22,6 +22,15 @@ Decision = Literal[
 ]
 Model = TypeVar("Model", bound=BaseModel)
 
+# The sample events (events/task-*.json) name their run sample-<sync>: a task invoked alone with one on a
+# deployed stack takes no lock and records no status, summary, region status or metric, and a staging
+# worker only reports what it would extend. No execution the stack starts has such a name ({sync}-{uuid}).
+SAMPLE_RUN_PREFIX = "sample-"
+
+
+def is_sample_run(run_id: str) -> bool:
+    return run_id.startswith(SAMPLE_RUN_PREFIX)
+
 
 class SyncInput(BaseModel):
     """Execution input every sync accepts: an optional scope and mode. Unknown fields are rejected."""

@@ -29,6 +29,7 @@ from .models import (
     RunEvent,
     RunRecord,
     SyncInput,
+    is_sample_run,
     parse_sync_input,
 )
 from .plan import Plan, build_plan
@@ -65,8 +66,9 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
         decision="skipped",
     )
     sfn = aws.client("stepfunctions")
-    # A scoped run (one pair after a wave completes) runs alongside the scheduled runs: it takes no lock.
-    if not scoped and not state.acquire_lock(
+    # A scoped run (one pair after a wave completes) runs alongside the scheduled runs: it takes no lock,
+    # nor does a sample run.
+    if not (scoped or is_sample_run(run.runId)) and not state.acquire_lock(
         event.sync, event.executionArn, is_running=lambda arn: _is_running(sfn, arn)
     ):
         return run
@@ -174,6 +176,8 @@ def update_region_status(event: RunEvent, settings: Settings) -> RegionStatusUpd
     """Write each scanned pair's outcome. The inventory's are the pair's status, counts and discovery clock
     (errors keep the counts); every other sync's go to its own `<sync>Outcome` attribute of the pair, and a
     known-empty answer (every sync observes its 0) is the pair's status too."""
+    if is_sample_run(event.run.runId):
+        return RegionStatusUpdate(pairsUpdated=0)
     spec = sync_spec(event.run.sync)
     ddb = aws.dynamodb()
     results = SyncStateStore(ddb.Table(settings.sync_state_table)).item_results(event.run.runId)
@@ -218,6 +222,8 @@ def invalidate(event: InvalidateEvent, settings: Settings) -> CacheInvalidated:
 def finish_run(event: FinishEvent, settings: Settings) -> Summary:
     """Store the summary and the sync's status, release the lock, publish metrics; return the summary."""
     run, spec = event.run, sync_spec(event.run.sync)
+    if is_sample_run(run.runId):  # the summary it would store, nothing stored
+        return spec.summary_model.model_validate(event.summary) if event.summary else build_summary(spec, run, [])
     state = SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
     if run.decision == "skipped" or not event.summary:
         summary = build_summary(spec, run, [])
