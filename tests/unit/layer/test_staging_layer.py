@@ -480,7 +480,9 @@ def test_a_dry_run_summary_lists_its_candidates_and_its_targets():
 def test_a_dry_run_summary_says_how_many_candidates_it_leaves_out():
     # Given 4 work items of 20 candidates each, of which each item carries its first 15 (the notes' cap)
     def item(region: str) -> ItemResult:
-        records = [{"region": region, "stagingServerArn": f"s-{i}", "targetAccountId": T1} for i in range(20)]
+        records: list[dict[str, str | None]] = [
+            {"region": region, "stagingServerArn": f"s-{i}", "targetAccountId": T1} for i in range(20)
+        ]
         notes = [ItemNote(kind="would extend", record=r) for r in records][:MAX_NOTES_PER_ITEM]
         return ItemResult(
             accountId=T1, region=region, status="AVAILABLE", ok=True, counts={"serversToExtend": 20}, notes=notes
