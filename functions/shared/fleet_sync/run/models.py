@@ -46,6 +46,11 @@ class SyncInput(BaseModel):
     def _account_ids(cls, v: list[str] | None) -> list[str] | None:
         return account_ids(v)
 
+    @property
+    def scoped(self) -> bool:
+        """A scoped run (its input names its one pair), which takes the sync's lock before it starts."""
+        return False
+
 
 def account_ids(v: list[str] | None) -> list[str] | None:
     """A validator of lists of account ids (12 digits each)."""

@@ -36,6 +36,7 @@ from .plan import Plan, build_plan
 from .region_status import RegionStatusStore, invalidate_region_cache, resolve_active_regions
 from .registry import sync_spec
 from .spec import SyncSpec
+from .start import execution_runs
 from .summary import Summary, summarize
 from .sync_state import SyncStateStore, item_expires_at
 
@@ -54,7 +55,7 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
     request = parse_sync_input(spec.input_model, event.sync, event.input)
     ddb = aws.dynamodb()
     state = SyncStateStore(ddb.Table(settings.sync_state_table))
-    plan, scoped = _plan(spec, request, settings, ddb)
+    plan = _plan(spec, request, settings, ddb)
     run = RunRecord(
         sync=event.sync,
         runId=event.executionName,
@@ -66,10 +67,10 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
         decision="skipped",
     )
     sfn = aws.client("stepfunctions")
-    # A scoped run (one pair after a wave completes) runs alongside the scheduled runs: it takes no lock,
-    # nor does a sample run.
-    if not (scoped or is_sample_run(run.runId)) and not state.acquire_lock(
-        event.sync, event.executionArn, is_running=lambda arn: _is_running(sfn, arn)
+    # Every run writes under its sync's lock, a scoped one too (its starter usually took the lock for it);
+    # a sample run writes nothing, so it takes none.
+    if not is_sample_run(run.runId) and not state.acquire_lock(
+        event.sync, event.executionArn, is_running=lambda arn: execution_runs(sfn, arn)
     ):
         return run
     key = f"plans/{event.sync}/{event.executionName}.json"
@@ -92,14 +93,14 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
     )
 
 
-def _plan(spec: SyncSpec, request: SyncInput, settings: Settings, ddb: Any) -> tuple[Plan, bool]:
-    """The run's plan, and whether it is a scoped run's."""
+def _plan(spec: SyncSpec, request: SyncInput, settings: Settings, ddb: Any) -> Plan:
+    """The run's plan: a scoped run's one pair, or the pairs the region statuses call for."""
     registered = AccountsStore(ddb.Table(settings.accounts_table)).all()
     accounts = [a.accountId for a in spec.select_accounts(registered, request)]
     all_regions = drs_regions(settings.drs_regions)
     scoped = spec.scoped_plan(request, accounts, all_regions) if spec.scoped_plan else None
     if scoped is not None:
-        return scoped, True
+        return scoped
     active = resolve_active_regions(
         ddb.Table(settings.region_status_table),
         all_regions=all_regions,
@@ -116,7 +117,7 @@ def _plan(spec: SyncSpec, request: SyncInput, settings: Settings, ddb: Any) -> t
         discovery_age=timedelta(hours=settings.discovery_age_hours),
         now=utc_now(),
     )
-    return plan, False
+    return plan
 
 
 def _log_plan(sync: str, plan: Plan) -> None:
@@ -132,13 +133,6 @@ def _log_plan(sync: str, plan: Plan) -> None:
             "activeRegions": len(plan.active_regions),
         },
     )
-
-
-def _is_running(sfn: Any, execution_arn: str) -> bool:
-    try:
-        return bool(sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING")
-    except sfn.exceptions.ExecutionDoesNotExist:
-        return False
 
 
 # ------------------------------------------------------------------ Summarize the run
@@ -234,9 +228,9 @@ def finish_run(event: FinishEvent, settings: Settings) -> Summary:
     summary = spec.summary_model.model_validate(event.summary)
     summary.durationMs = _elapsed_ms(run.startTime)
     state.put_summary(run.runId, summary.dump())
-    if run.decision != "scoped":  # a scoped run is not the sync's last full run and holds no lock
+    if run.decision != "scoped":  # a scoped run is not the sync's last full run
         state.put_sync_status(run.sync, summary.dump())
-        state.release_lock(run.sync, run.executionArn)
+    state.release_lock(run.sync, run.executionArn)
     _publish_metrics(summary, settings)
     logged = ("sync", "decision", "outcome", "workItemCount", "pairsSkipped", "apiCallTotal", "errorCount")
     logger.info("sync finished", extra={**{k: getattr(summary, k) for k in logged}, "durationMs": summary.durationMs})
