@@ -59,7 +59,7 @@ def handle_event(raw: Any, settings: Settings, *, now: float | None = None) -> E
         return _rejected(None, f"not an EventBridge event: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
     meaning = meaning_of(event)
     if meaning is None:
-        logger.info("event the hub does not act on", extra={"source": event.source, "name": event.name})
+        logger.info("event the hub does not act on", extra={"source": event.source, "eventName": event.name})
         return EventResult(outcome="ignored", accountId=event.account, region=event.region, eventName=event.name)
     ddb = aws.dynamodb()
     account = AccountsStore(ddb.Table(settings.accounts_table)).get(event.account, consistent=True)
