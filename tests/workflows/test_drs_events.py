@@ -126,3 +126,26 @@ def test_a_terminate_event_refreshes_the_pairs_recovery_instance_cache(sb):
     refreshed = [s for s, r in after.items() if r["lastSyncTime"] > before[s]["lastSyncTime"]]
     assert sorted(refreshed) == sorted(after)  # every row of the pair was read again from DRS
     assert len(event_runs(sb, "inventory", A, "us-east-1")) == 1  # the inventory was asked for too
+
+
+def test_a_replication_stall_reaches_the_inventory(sb):
+    sb.advance(60)  # the pair's window of the test before has closed
+    runs_before = len(event_runs(sb, "inventory", A, "us-east-1"))
+    server = next(r for r in pair_rows(sb, A, "us-east-1") if r["replicationState"] != "STALLED")
+    sb.engine.stall_replication(A, "us-east-1", [server["sourceServerID"]])
+    sb.advance(30)
+    assert len(event_runs(sb, "inventory", A, "us-east-1")) == runs_before + 1
+    [row] = [r for r in pair_rows(sb, A, "us-east-1") if r["sourceServerID"] == server["sourceServerID"]]
+    assert row["replicationState"] == "STALLED"
+
+
+def test_an_event_run_publishes_its_latency_from_the_event(sb):
+    sb.advance(60)  # every window of the tests before has closed
+    sb.engine.emit(A, "eu-west-1", events.api_call("InitializeService", A, "eu-west-1", None), 15)
+    sb.advance(60)
+    metrics = [r for r in sb.logs("FinishRunFunction") if "EventLatency" in r]
+    assert metrics, "no FinishRun of an event's inventory run published EventLatency"
+    values = [
+        v for m in metrics for v in (m["EventLatency"] if isinstance(m["EventLatency"], list) else [m["EventLatency"]])
+    ]
+    assert values and all(0 <= v <= 60_000 for v in values)  # EMF: one value, or a list of them
