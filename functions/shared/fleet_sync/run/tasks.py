@@ -231,13 +231,13 @@ def finish_run(event: FinishEvent, settings: Settings) -> Summary:
     if run.decision != "scoped":  # a scoped run is not the sync's last full run
         state.put_sync_status(run.sync, summary.dump())
     state.release_lock(run.sync, run.executionArn)
-    _publish_metrics(summary, settings)
+    _publish_metrics(summary, settings, run.options.get("eventTime"))
     logged = ("sync", "decision", "outcome", "workItemCount", "pairsSkipped", "apiCallTotal", "errorCount")
     logger.info("sync finished", extra={**{k: getattr(summary, k) for k in logged}, "durationMs": summary.durationMs})
     return summary
 
 
-def _publish_metrics(summary: Summary, settings: Settings) -> None:
+def _publish_metrics(summary: Summary, settings: Settings, event_time: str | None = None) -> None:
     metrics.namespace = settings.metrics_namespace  # the environment's, whenever the module was imported
     metrics.add_dimension(name="sync", value=summary.sync)
     count, percent = MetricUnit.Count, MetricUnit.Percent
@@ -260,3 +260,7 @@ def _publish_metrics(summary: Summary, settings: Settings) -> None:
         ("SyncDuration", MetricUnit.Milliseconds, summary.durationMs),
     ):
         metrics.add_metric(name=name, unit=unit, value=value)
+    happened = parse_iso(event_time) if event_time else None
+    if happened is not None:  # a run a DRS event started: from the event to its data stored
+        latency = max(0, int((utc_now() - happened).total_seconds() * 1000))
+        metrics.add_metric(name="EventLatency", unit=MetricUnit.Milliseconds, value=latency)
