@@ -19,6 +19,7 @@ from .accounts import AccountsStore
 from .models import (
     MAX_WORK_ITEMS_IN_SUMMARY,
     CacheInvalidated,
+    CaughtError,
     FinishEvent,
     InvalidateEvent,
     ItemResult,
@@ -37,10 +38,11 @@ from .region_status import RegionStatusStore, invalidate_region_cache, resolve_a
 from .registry import sync_spec
 from .spec import SyncSpec
 from .start import execution_runs
-from .summary import Summary, summarize
+from .summary import Summary, TaskFailure, summarize
 from .sync_state import SyncStateStore, item_expires_at
 
 FALLBACK_DECISIONS = ("fallback_empty", "fallback_error")
+MAX_CAUSE_CHARS = 1000
 
 
 # ------------------------------------------------------------------ Resolve the scan plan
@@ -214,19 +216,22 @@ def invalidate(event: InvalidateEvent, settings: Settings) -> CacheInvalidated:
 
 
 def finish_run(event: FinishEvent, settings: Settings) -> Summary:
-    """Store the summary and the sync's status, release the lock, publish metrics; return the summary."""
+    """Store the summary and the sync's status, release the lock, publish metrics; return the summary.
+
+    A shared task that failed before (its Catch names it in `failures`) is recorded in the summary's
+    `taskFailures` and makes a complete run partial; without a summary (Summarize failed) the run is failed.
+    """
     run, spec = event.run, sync_spec(event.run.sync)
     if is_sample_run(run.runId):  # the summary it would store, nothing stored
         return spec.summary_model.model_validate(event.summary) if event.summary else build_summary(spec, run, [])
     state = SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
-    if run.decision == "skipped" or not event.summary:
+    if run.decision == "skipped":
         summary = build_summary(spec, run, [])
         summary.outcome = "skipped"
         state.put_summary(run.runId, summary.dump())
         _publish_metrics(summary, settings)
         return summary
-    summary = spec.summary_model.model_validate(event.summary)
-    summary.durationMs = _elapsed_ms(run.startTime)
+    summary = _final_summary(spec, run, event)
     state.put_summary(run.runId, summary.dump())
     if run.decision != "scoped":  # a scoped run is not the sync's last full run
         state.put_sync_status(run.sync, summary.dump())
@@ -235,6 +240,35 @@ def finish_run(event: FinishEvent, settings: Settings) -> Summary:
     logged = ("sync", "decision", "outcome", "workItemCount", "pairsSkipped", "apiCallTotal", "errorCount")
     logger.info("sync finished", extra={**{k: getattr(summary, k) for k in logged}, "durationMs": summary.durationMs})
     return summary
+
+
+def _final_summary(spec: SyncSpec, run: RunRecord, event: FinishEvent) -> Summary:
+    if event.summary is None:  # Summarize failed: what the items did is not known here
+        summary = build_summary(spec, run, [])
+        summary.itemsWithoutResult = None
+        summary.outcome = "failed"
+    else:
+        summary = spec.summary_model.model_validate(event.summary)
+    summary.durationMs = _elapsed_ms(run.startTime)
+    if event.failures:
+        summary.taskFailures = [_task_failure(name, caught) for name, caught in event.failures.items()]
+        if summary.outcome == "complete":
+            summary.outcome = "partial"
+        for failure in summary.taskFailures:
+            logger.error("shared task failed", extra=failure.model_dump())
+    return summary
+
+
+def _task_failure(name: str, caught: CaughtError) -> TaskFailure:
+    """The caught error with its message: a Lambda's cause is its error document (errorMessage, errorType)."""
+    message = caught.Cause or ""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
+        message = document["errorMessage"]
+    return TaskFailure(error=name, taskError=caught.Error, cause=f"{caught.Error}: {message}"[:MAX_CAUSE_CHARS])
 
 
 def _publish_metrics(summary: Summary, settings: Settings, event_time: str | None = None) -> None:
