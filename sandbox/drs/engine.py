@@ -129,9 +129,7 @@ class DrsEngine:
             self._faults = FaultSet(parsed, rng=random.Random(f"{self.seed}:faults"))
 
     def fault_answer(self, call: Call) -> tuple[float, DrsError | None]:
-        """(delay, error or None) for a call of another service (EC2, STS: ``call.service``): the faults'
-        answer, except in a region the account has not enabled, where that service answers as it does in AWS
-        (:func:`sandbox.drs.service_faults.not_enabled_answer`) whatever the faults say."""
+        """(delay, error or None) for an EC2 or STS call: the faults', or AWS's answer in a region not enabled."""
         delay, error = self._faults.evaluate(call)
         if (call.account, call.region) in self._estate.disabled:
             error = service_faults.not_enabled_answer(call)
