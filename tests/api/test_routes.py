@@ -7,8 +7,6 @@ every AWS call the two API functions made is allowed by their roles as the templ
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_support import (
@@ -25,6 +23,7 @@ from api_support import (
 )
 
 from sandbox.drs.jobs import JOB_SECONDS
+from tests.sandbox_support import age_pair, bump_region_cache
 
 pytestmark = pytest.mark.usefixtures("iam_checked")
 
@@ -42,14 +41,6 @@ def sb():
             assert done["status"] == "SUCCEEDED", done
         yield box
         wait_all(box)
-
-
-def bump_region_cache(sb):
-    """What InvalidateRegionCache does: every container re-reads region status on its next call."""
-    sb.client("dynamodb").put_item(
-        TableName=sb.table_name("sync-state"),
-        Item={"pk": {"S": "cache#regions"}, "sk": {"S": "generation"}, "generation": {"S": uuid.uuid4().hex}},
-    )
 
 
 # ------------------------------------------------------------------ syncs
@@ -204,13 +195,7 @@ def test_the_spec_alias_answers_like_get_inventory(sb):
 
 
 def test_stale_pairs_are_reported_and_refreshed_from_drs_on_request(sb):
-    old = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    sb.client("dynamodb").update_item(
-        TableName=sb.table_name("region-status"),
-        Key={"accountId": {"S": TARGET}, "region": {"S": "eu-west-1"}},
-        UpdateExpression="SET lastSuccess = :t",
-        ExpressionAttributeValues={":t": {"S": old}},
-    )
+    old = age_pair(sb, TARGET, "eu-west-1")
     bump_region_cache(sb)
     before = sb.drs_calls()["total"]
     page = expect(sb, "GET", "/inventory", 200, query={"regions": "eu-west-1"})
@@ -299,13 +284,7 @@ def test_staging_sync_of_one_target_then_its_audit(sb):
 
 
 def test_a_request_past_api_gateways_29_seconds_is_a_504_while_the_function_runs_on(sb):
-    old = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    sb.client("dynamodb").update_item(
-        TableName=sb.table_name("region-status"),
-        Key={"accountId": {"S": TARGET}, "region": {"S": "eu-west-1"}},
-        UpdateExpression="SET lastSuccess = :t",
-        ExpressionAttributeValues={":t": {"S": old}},
-    )
+    age_pair(sb, TARGET, "eu-west-1")
     bump_region_cache(sb)
     # DRS answers after 40 s on the sandbox clock: the synchronous re-read outlasts API Gateway's limit
     sb.set_faults([{"accountId": TARGET, "region": "eu-west-1", "latencyMs": 40_000}])

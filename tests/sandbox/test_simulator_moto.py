@@ -126,20 +126,25 @@ def role_trust_policy(stack_account, external_id):
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
-def test_sts_external_id_check_denies_and_allows(sim):
+def create_role(account, name, trust_policy):
+    """A role in moto's IAM of `account`, trusting as `trust_policy` says (made in moto directly: the test
+    checks STS's answers, not IAM's API)."""
     from moto.iam.models import iam_backends
 
-    iam = iam_backends[TARGET]["global"]
+    iam_backends[account]["global"].create_role(
+        role_name=name,
+        assume_role_policy_document=json.dumps(trust_policy),
+        path="/",
+        permissions_boundary=None,
+        description="",
+        tags=[],
+        max_session_duration=None,
+    )
+
+
+def test_sts_external_id_check_denies_and_allows(sim):
     for name, external_id in (("WithExternalId", "ext-prod"), ("Plain", None)):
-        iam.create_role(
-            role_name=name,
-            assume_role_policy_document=json.dumps(role_trust_policy("123456789012", external_id)),
-            path="/",
-            permissions_boundary=None,
-            description="",
-            tags=[],
-            max_session_duration=None,
-        )
+        create_role(TARGET, name, role_trust_policy("123456789012", external_id))
     sts = boto3.client("sts", region_name="us-east-1")
 
     def assume(role, external_id=None):
@@ -182,11 +187,8 @@ def test_external_id_conditions(condition, external_id, allowed):
 
 
 def test_session_tags_need_the_trust_to_allow_tag_session(sim):
-    from moto.iam.models import iam_backends
-
     from sandbox.moto_patches.sts import session_tags_allowed
 
-    iam = iam_backends[TARGET]["global"]
     only_assume = role_trust_policy("123456789012", None)
     tagging = {
         "Effect": "Allow",
@@ -198,15 +200,7 @@ def test_session_tags_need_the_trust_to_allow_tag_session(sim):
     }
     with_tagging = {**only_assume, "Statement": [*only_assume["Statement"], tagging]}
     for name, trust in (("Tagging", with_tagging), ("NoTagging", only_assume)):
-        iam.create_role(
-            role_name=name,
-            assume_role_policy_document=json.dumps(trust),
-            path="/",
-            permissions_boundary=None,
-            description="",
-            tags=[],
-            max_session_duration=None,
-        )
+        create_role(TARGET, name, trust)
     sts = boto3.client("sts", region_name="us-east-1")
 
     def assume(role, tags):

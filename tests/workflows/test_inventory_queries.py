@@ -2,19 +2,17 @@
 
 import copy
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleet_sync.core import aws
-from fleet_sync.core.clock import iso
-from fleet_sync.run import region_status
 from fleet_sync.syncs.inventory.queries import ServerNotFound
 from fleet_sync.syncs.inventory.refresh import get_failback_topology, is_inventory_fresh, query_inventory
 from sandbox import Sandbox
 from sandbox.drs.jobs import JOB_SECONDS
+from tests.sandbox_support import age_pair
 
 TARGET, STAGING = "111111111111", "333333333333"
 FLEET = {
@@ -44,18 +42,6 @@ def sb():
 
 def row_of(sb, server_id):
     return next(r for r in sb.items("inventory") if r["sourceServerID"] == server_id)
-
-
-def age_pair(sb, account, region, hours=2):
-    """Make a pair's last successful scan hours old, as if no sync had reached it since."""
-    old = iso(datetime.now(UTC) - timedelta(hours=hours))
-    sb.client("dynamodb").update_item(
-        TableName=sb.table_name("region-status"),
-        Key={"accountId": {"S": account}, "region": {"S": region}},
-        UpdateExpression="SET lastSuccess = :t",
-        ExpressionAttributeValues={":t": {"S": old}},
-    )
-    region_status.invalidate_region_cache()  # this container's cache TTL has passed too
 
 
 class DynamoCalls:
