@@ -424,3 +424,17 @@ def test_the_readme_shows_the_environment_serve_prints():
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         assert f"{name}=" in env_line
     assert "--cli-binary-format" not in README or "CLI v2" in README
+
+
+def test_the_readmes_demo_figure_is_what_the_demo_fleet_gives():
+    """README: on the demo fleet the first inventory run reports N errors, its deliberate access-denied pair."""
+    from sandbox import Sandbox
+
+    figure = re.search(r"on the demo fleet the first inventory run reports (\d+) errors?", README)
+    assert figure, "the README no longer quotes the demo's first-run errors: update this test"
+    with Sandbox(fleet=ROOT / "events/fleets/demo.yaml") as sb:
+        summary = sb.run_sync("inventory", timeout=600)
+    assert summary["errorCount"] == int(figure.group(1))
+    assert [(e["accountId"], e["region"], e["code"]) for e in summary["errors"]] == [
+        ("222222222222", "us-west-2", "AccessDeniedException")
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -201,6 +202,17 @@ def test_the_servers_per_region_cap_is_the_documented_one():
     with pytest.raises(FleetError, match="sourceServers: Input should be less than or equal to 100000"):
         load_fleet(fleet(cap + 1))
     assert "100,000 servers" in (ROOT / "docs" / "fleet.md").read_text()
+
+
+def test_the_demo_estate_is_as_docs_fleet_md_describes_it():
+    described = (ROOT / "docs" / "fleet.md").read_text()
+    figure = re.search(r"~([\d,]+) servers in (\d+) of\s+the (\d+) DRS regions", described)
+    assert figure, "docs/fleet.md no longer sizes the demo estate: update this test"
+    demo = load_fleet(DEMO)
+    about = int(figure.group(1).replace(",", ""))
+    assert abs(demo.server_count - about) <= about * 0.05  # "~": within 5 %
+    with_servers = {r for a in demo.accounts for r, spec in a.regions.items() if spec.source_servers}
+    assert (len(with_servers), len(shapes.regions())) == (int(figure.group(2)), int(figure.group(3)))
 
 
 def _snapshot(engine: DrsEngine, fleet) -> dict[object, list[tuple[str, str, str | None]]]:
