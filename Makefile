@@ -16,7 +16,7 @@ PYTEST_WORKERS ?= 2
 TEST_DIRS := tests/api tests/unit/layer tests/unit/console tests/sandbox tests/unit/template tests/workflows tests/console
 
 .PHONY: help venv demo console check test lint typecheck complexity fast-tests other-tests browser-tests security \
-        template-checks bench chaos clean
+        template-checks bench bench-scale chaos clean
 
 help:
 	@echo "make demo   run the inventory sync (and every other sync) on the offline sandbox"
@@ -24,6 +24,7 @@ help:
 	@echo "make check  the fast gate (under 2 min): ruff, mypy, complexity and size, the fast tests (layer, template, simulator)"
 	@echo "make test   make check, then bandit, cfn-lint, sam validate --lint, checkov and the rest of pytest"
 	@echo "make bench  benchmarks, printed side by side"
+	@echo "make bench-scale  discovery runs at 1k and 3k work items (BENCH_SCALE_SIZES), then docs/scale.md"
 	@echo "make chaos  the chaos property with many random fault schedules (CHAOS_EXAMPLES, default 25)"
 
 $(VENV)/.stamp: requirements-dev.txt functions/shared/requirements.txt pyproject.toml
@@ -104,6 +105,12 @@ test: check security template-checks other-tests browser-tests
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench
+
+# Not in make test: each size is one discovery execution in a process of its own (minutes per thousand items);
+# then Update region status alone at 1k and 10k pairs. BENCH_SCALE_SIZES="1000 3000 10000" adds 10k items.
+BENCH_SCALE_SIZES ?= 1000 3000
+bench-scale: $(VENV)/.stamp
+	BENCH_SCALE_SIZES="$(BENCH_SCALE_SIZES)" BENCH_REGION_STATUS_PAIRS="1000 10000" $(PY) -m bench.scale
 
 # `make test` runs tests/workflows/test_chaos.py with a fixed seed and few examples; this runs new ones.
 CHAOS_EXAMPLES ?= 25

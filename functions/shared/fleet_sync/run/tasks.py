@@ -5,6 +5,7 @@ model; the handlers in functions/<task>/app.py parse the one and dump the other.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,8 @@ from .sync_state import SyncStateStore, item_expires_at
 
 FALLBACK_DECISIONS = ("fallback_empty", "fallback_error")
 MAX_CAUSE_CHARS = 1000
+# DynamoDB answers an UpdateItem in 5-10 ms: 16 at a time write 10,000 pairs in about 5 s.
+REGION_STATUS_WRITERS = 16
 
 
 # ------------------------------------------------------------------ Resolve the scan plan
@@ -171,37 +174,46 @@ def _elapsed_ms(start: str | None) -> int:
 def update_region_status(event: RunEvent, settings: Settings) -> RegionStatusUpdate:
     """Write each scanned pair's outcome. The inventory's are the pair's status, counts and discovery clock
     (errors keep the counts); every other sync's go to its own `<sync>Outcome` attribute of the pair, and a
-    known-empty answer (every sync observes its 0) is the pair's status too."""
+    known-empty answer (every sync observes its 0) is the pair's status too.
+
+    One UpdateItem per pair (never a whole-item write: it would drop the other syncs' outcomes), up to
+    REGION_STATUS_WRITERS at once, so 10,000 pairs take seconds, not minutes."""
     if is_sample_run(event.run.runId):
         return RegionStatusUpdate(pairsUpdated=0)
     spec = sync_spec(event.run.sync)
-    ddb = aws.dynamodb()
-    results = SyncStateStore(ddb.Table(settings.sync_state_table)).item_results(event.run.runId)
-    statuses = RegionStatusStore(ddb.Table(settings.region_status_table))
-    updated = 0
-    for r in results:
-        if not spec.observes_server_counts:
-            code = None if r.ok else r.errorCode
-            message = None if r.ok else (r.errorMessage or r.status)
-            recorded = statuses.record_sync_outcome(
-                spec.name, r.accountId, r.region, r.status, error_code=code, error_message=message
-            )
-            if r.status not in KNOWN_EMPTY:
-                updated += int(recorded)
-                continue
-        elif r.ok and r.serverCount is None:
-            continue
-        statuses.record(
-            r.accountId,
-            r.region,
-            r.serverCount if r.ok else None,
-            None if r.ok else (r.errorMessage or r.status),
-            status=r.status,
-            replicating_count=r.replicatingCount,
-            error_code=r.errorCode,
-        )
-        updated += 1
+    results = SyncStateStore(aws.table(settings.sync_state_table)).item_results(event.run.runId)
+
+    def write(result: ItemResult) -> int:
+        # aws.table is per thread: boto3 resources are not thread-safe
+        return _record_result(spec, RegionStatusStore(aws.table(settings.region_status_table)), result)
+
+    with ThreadPoolExecutor(max_workers=REGION_STATUS_WRITERS, thread_name_prefix="region-status") as pool:
+        updated = sum(pool.map(write, results))
     return RegionStatusUpdate(pairsUpdated=updated)
+
+
+def _record_result(spec: SyncSpec, statuses: RegionStatusStore, r: ItemResult) -> int:
+    """Record one item's outcome; 1 when it changed the pair's row."""
+    if not spec.observes_server_counts:
+        code = None if r.ok else r.errorCode
+        message = None if r.ok else (r.errorMessage or r.status)
+        recorded = statuses.record_sync_outcome(
+            spec.name, r.accountId, r.region, r.status, error_code=code, error_message=message
+        )
+        if r.status not in KNOWN_EMPTY:
+            return int(recorded)
+    elif r.ok and r.serverCount is None:
+        return 0
+    statuses.record(
+        r.accountId,
+        r.region,
+        r.serverCount if r.ok else None,
+        None if r.ok else (r.errorMessage or r.status),
+        status=r.status,
+        replicating_count=r.replicatingCount,
+        error_code=r.errorCode,
+    )
+    return 1
 
 
 # ------------------------------------------------------------------ Invalidate the region cache
