@@ -60,7 +60,7 @@ def age_every_pair(sb, hours=2):
 
 
 def inventory_ids(sb):
-    out = {pair: set() for pair in PAIRS}
+    out: dict[tuple[str, str], set[str]] = {pair: set() for pair in PAIRS}
     for r in sb.items("inventory"):
         out[(r["accountId"], r["replicationRegion"])].add(r["sourceServerID"])
     return out

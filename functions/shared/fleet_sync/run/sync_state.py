@@ -2,7 +2,8 @@
 status record per sync, the region-cache generation stamp, and the keys the tag sync manages per server.
 
 Keys (pk / sk): `run#{runId}` / `item#{accountId}#{region}` and `summary`; `lock#{sync}` / `lock`;
-`status#{sync}` / `status`; `cache#regions` / `generation`; `tags#{accountId}#{region}` / the server id.
+`status#{sync}` / `status`; `cache#regions` / `generation`; `tags#{accountId}#{region}` / the server id;
+`event#{accountId}#{region}` / the sync a DRS event started for the pair (its debounce window).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ INVOCATION_LEASE_SECONDS = 900
 # this long while its execution does not exist yet; once it exists, only whether it runs counts.
 START_GRACE_SECONDS = 60
 GENERATION_KEY = SYNC_STATE.key("cache#regions", "generation")
+EVENT_PREFIX = "event#"
+EVENT_WINDOW_TTL_SECONDS = 86400  # a closed window is only history: the table's TTL removes it
 
 
 def item_expires_at() -> int:
@@ -67,6 +70,33 @@ def _conditional_failed(exc: ClientError) -> bool:
 @dataclass
 class SyncStateStore:
     table: Any
+
+    # ---- the debounce window of the DRS events of one pair
+    def open_event_window(self, account_id: str, region: str, sync: str, seconds: int, *, now: float) -> bool:
+        """Open the pair's window for `sync`: True for the first event (the caller starts the run), False while
+        a window opened by an earlier event is still on. One conditional write, so a storm of events handled
+        at once opens one window."""
+        until = int(now) + seconds
+        try:
+            self.table.put_item(
+                Item={
+                    **SYNC_STATE.key(f"{EVENT_PREFIX}{account_id}#{region}", sync),
+                    "windowEndsAt": until,
+                    "openedAt": iso(utc_now()),
+                    "expiresAt": int(until + EVENT_WINDOW_TTL_SECONDS),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR windowEndsAt <= :now",
+                ExpressionAttributeValues={":now": int(now)},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def close_event_window(self, account_id: str, region: str, sync: str) -> None:
+        """Close the pair's window for `sync` (its run could not start): the next event opens it again."""
+        self.table.delete_item(Key=SYNC_STATE.key(f"{EVENT_PREFIX}{account_id}#{region}", sync))
 
     # ---- the lock of a sync
     def acquire_lock(
