@@ -46,7 +46,7 @@ class RefreshBudget:
     `seconds` of the clock (API Gateway gives up after 29 s; the rest of the request needs the remainder)."""
 
     max_pairs: int = 10
-    seconds: float = 20.0
+    seconds: float = 15.0
 
 
 @dataclass
