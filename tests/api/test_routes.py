@@ -284,17 +284,17 @@ def test_staging_sync_of_one_target_then_its_audit(sb):
 
 
 def test_a_request_past_api_gateways_29_seconds_is_a_504_while_the_function_runs_on(sb):
-    age_pair(sb, TARGET, "eu-west-1")
-    bump_region_cache(sb)
-    # DRS answers after 40 s on the sandbox clock: the synchronous re-read outlasts API Gateway's limit
-    sb.set_faults([{"accountId": TARGET, "region": "eu-west-1", "latencyMs": 40_000}])
+    row = sb.items("recovery-instances")[0]
+    # DRS answers after 90 s on the sandbox clock: the terminate request outlasts API Gateway's limit
+    sb.set_faults([{"accountId": row["accountId"], "operation": "TerminateRecoveryInstances", "latencyMs": 90_000}])
     started = sb.clock.monotonic()
     try:
-        assert sb.api("POST", "/inventory/refresh", body={"regions": ["eu-west-1"]}) == (
+        body = {"sourceServerIDs": [row["sourceServerID"]]}
+        assert sb.api("POST", "/recovery-instances/terminate", body=body) == (
             504,
             {"message": "Endpoint request timed out"},
         )
-        assert 29 <= sb.clock.monotonic() - started < 40
+        assert 29 <= sb.clock.monotonic() - started < 90
         assert sb.lambdas is not None
         lambdas = sb.lambdas
         # The function was not stopped by the gateway: it finishes on its own (its Timeout is longer)

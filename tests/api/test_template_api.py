@@ -87,6 +87,9 @@ def test_every_documented_route_is_routed_by_the_template_to_its_function_and_no
     assert set(documented.values()) == set(FUNCTIONS.values())
 
 
+HANDS_OFF = {("post", "/inventory/refresh")}
+
+
 def test_errors_are_documented_as_the_functions_answer_them():
     doc = json.loads(COMMITTED.read_text())
     for path, operations in doc["paths"].items():
@@ -95,8 +98,10 @@ def test_errors_are_documented_as_the_functions_answer_them():
             assert "422" not in codes and {"403", "500"} <= codes, (method, path)
             if op.get("parameters") or op.get("requestBody"):
                 assert "400" in codes, f"{method.upper()} {path} validates input but documents no 400"
-            success = [c for c in codes if c.startswith("2")]
-            assert len(success) == 1, (method, path, codes)
+            success = {c for c in codes if c.startswith("2")}
+            # one success status; a route that may hand the rest of its work to a run answers 200 or 202
+            expected = [{"200", "202"}] if (method, path) in HANDS_OFF else [{c} for c in success][:1]
+            assert len(success) >= 1 and [success] == expected, (method, path, codes)
     assert doc["security"] == [{"sigv4": []}]
 
 

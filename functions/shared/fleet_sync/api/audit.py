@@ -30,7 +30,7 @@ AFFECTED_KEYS = (
     "jobID",
 )
 # Parts of an answer that list what a request did NOT change.
-UNAFFECTED = {"failed", "conflicts", "notInCache", "errors", "input", "stalePairs", "failedPairs"}
+UNAFFECTED = {"failed", "conflicts", "notInCache", "errors", "input", "stalePairs", "failedPairs", "pendingPairs"}
 
 
 def redacted(value: Any) -> Any:

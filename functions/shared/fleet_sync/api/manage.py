@@ -19,7 +19,7 @@ from ..core.settings import Settings, get_settings
 from ..run.region_status import active_regions_of
 from ..run.registry import sync_spec
 from ..run.start import start_sync
-from ..syncs.inventory.refresh import query_inventory
+from ..syncs.inventory.refresh import RefreshBudget, query_inventory
 from ..syncs.recovery_instances.terminate import terminate_recovery_instances
 from . import accounts_admin, preflight
 from .common import ApiValidationError, error_response, json_response, known_regions, make_resolver, responses
@@ -134,12 +134,14 @@ def post_tag_sync(
     "/inventory/refresh",
     operation_id="refreshInventory",
     tags=["inventory"],
-    summary="Read the stale (account, region) pairs from DRS now and write them back (topology preserved)",
-    responses=responses(200, "which pairs were read from DRS", 400),
+    summary="Read the stale (account, region) pairs from DRS now and write them back (topology preserved); "
+    "past the request's budget, an inventory run takes the rest (202)",
+    responses=responses(200, "which pairs were read from DRS (partial: which are still stale)", 400)
+    | responses(202, "some pairs were read; an inventory run was started for the others (pendingPairs)"),
 )
 def post_inventory_refresh(
     request: Annotated[InventoryRefreshRequest | None, Body()] = None,
-) -> dict[str, Any]:
+) -> Response[dict[str, Any]]:
     settings = _settings()
     body = _body(request)
     _check_regions(body.get("regions"), settings)
@@ -147,16 +149,37 @@ def post_inventory_refresh(
     if regions is None:
         regions = active_regions_of(settings).regions
     filters = {"accountId": body["accountId"]} if body.get("accountId") else None
-    result = query_inventory(regions, filters, settings=settings, fallback=True, write_back=True)
-    return {
+    result = query_inventory(
+        regions, filters, settings=settings, fallback=True, write_back=True, budget=RefreshBudget()
+    )
+    answer = {
         "source": result.source,
         "regions": sorted(regions),
-        "stalePairs": [{"accountId": a, "region": r} for a, r in result.stale_pairs],
-        "refreshedPairs": [{"accountId": a, "region": r} for a, r in result.refreshed_pairs],
+        "stalePairs": _pairs(result.stale_pairs),
+        "refreshedPairs": _pairs(result.refreshed_pairs),
         "failedPairs": result.failed_pairs,
+        "pendingPairs": _pairs(result.pending_pairs),
+        "partial": bool(result.pending_pairs),
         "serverCount": len(result.servers),
         "oldestSuccess": result.oldest_success,
     }
+    if not (result.pending_pairs and result.written_back):
+        # nothing left, or an inventory run holds the lock (it is running; the pending pairs stay stale)
+        return json_response(200, answer)
+    # The rest is an inventory run's: scoped to the pending pairs' accounts and regions
+    pending = {
+        "accounts": sorted({a for a, _ in result.pending_pairs}),
+        "regions": sorted({r for _, r in result.pending_pairs}),
+    }
+    started = start_sync("inventory", pending, settings)
+    name = started["executionArn"].rsplit(":", 1)[-1]
+    location = f"/syncs/inventory/executions/{name}"
+    answer["execution"] = {**started, "executionName": name, "input": pending, "links": {"execution": location}}
+    return json_response(202, answer, headers={"Location": location})
+
+
+def _pairs(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"accountId": a, "region": r} for a, r in pairs]
 
 
 # ------------------------------------------------------------------ recovery instances

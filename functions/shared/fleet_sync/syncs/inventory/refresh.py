@@ -3,12 +3,18 @@ pairs whose data is stale read from DRS just for them (and written back with the
 plus the freshness and failback-topology questions answered from the stack's own settings.
 
 Only the data-management function reaches the fallback (POST /inventory/refresh): it needs the fleet role.
+Through the API the work is bounded (`RefreshBudget`): at most so many pairs, read in parallel, within a time
+budget well inside API Gateway's 29 s; the stale pairs it did not re-read are `pending_pairs`, for the caller
+to hand to an inventory run.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,21 +29,37 @@ from ...run.accounts import AccountsStore, account_credentials, trusted_origin
 from ...run.region_status import RegionStatusStore, invalidate_region_cache, load_region_statuses
 from ...run.sync_state import SyncStateStore
 from . import queries
-from .scan import scan_pair
+from .scan import PairScan, scan_pair
 from .spec import SPEC
 from .store import InventoryStore
 
 QUERY_FILTERS = ("accountId", "sourceAccountId", "stagingAccountId", "replicationState", "hostname")
+READ_THREADS = 4  # pairs read from DRS at once
+POLL_SECONDS = 0.5  # how often the budget is looked at while reads are under way
+
+Pair = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RefreshBudget:
+    """The work one API request may do: at most `max_pairs` stale pairs, each read and written back within
+    `seconds` of the clock (API Gateway gives up after 29 s; the rest of the request needs the remainder)."""
+
+    max_pairs: int = 10
+    seconds: float = 15.0
 
 
 @dataclass
 class InventoryQueryResult:
     servers: list[dict[str, Any]]
     source: str  # inventory | inventory+drs
-    stale_pairs: list[tuple[str, str]] = field(default_factory=list)
-    refreshed_pairs: list[tuple[str, str]] = field(default_factory=list)
+    stale_pairs: list[Pair] = field(default_factory=list)
+    refreshed_pairs: list[Pair] = field(default_factory=list)
     failed_pairs: list[dict[str, str]] = field(default_factory=list)
     oldest_success: str | None = None
+    # Stale pairs this query did not re-read (past its budget's pairs or time): still stale.
+    pending_pairs: list[Pair] = field(default_factory=list)
+    written_back: bool = False  # whether the DRS reads were written back (the inventory lock was free)
 
 
 @dataclass
@@ -67,14 +89,17 @@ class _CredentialsByAccount:
         self._registered = {a.accountId: a for a in AccountsStore(accounts_table).all(include_disabled=True)}
         self._role_name = settings.cross_account_role_name
         self._made: dict[str, Credentials] = {}
+        self._lock = threading.Lock()  # pairs are read in parallel
 
     def __call__(self, account_id: str) -> Credentials:
-        if account_id not in self._made:
-            record = self._registered.get(account_id)
-            if record is None:
-                raise AccountNotRegistered(f"account {account_id} is not in the accounts table")
-            self._made[account_id] = account_credentials(record, default_role_name=self._role_name, sync="query")
-        return self._made[account_id]
+        with self._lock:
+            if account_id not in self._made:
+                record = self._registered.get(account_id)
+                if record is None:
+                    raise AccountNotRegistered(f"account {account_id} is not in the accounts table")
+                made = account_credentials(record, default_role_name=self._role_name, sync="query")
+                self._made[account_id] = made
+            return self._made[account_id]
 
     def for_origins_of(self, drs_account_id: str) -> Callable[[str], Credentials]:
         def origin(account_id: str) -> Credentials:
@@ -91,9 +116,11 @@ def query_inventory(
     settings: Settings | None = None,
     fallback: bool = True,
     write_back: bool = True,
+    budget: RefreshBudget | None = None,
 ) -> InventoryQueryResult:
     """Servers of the given regions from the inventory; pairs whose data is stale are read from DRS
-    (and, with write_back, written back with their topology preserved)."""
+    (and, with write_back, written back with their topology preserved). With a `budget`, only as many pairs
+    as it allows are read, the others are `pending_pairs` and keep serving their stored rows."""
     settings = settings or get_settings()
     filters = filters or {}
     unknown = sorted(set(filters) - set(QUERY_FILTERS))
@@ -110,7 +137,8 @@ def query_inventory(
     successes = [s.lastSuccess for s in statuses if s.region in set(regions) and s.active and s.lastSuccess]
     result.oldest_success = min(successes) if successes else None
     if stale and fallback:
-        write_back = _read_from_drs(stale, tables, settings, store, write_back=write_back, sink=result)
+        write_back = _read_from_drs(stale, tables, settings, store, write_back=write_back, sink=result, budget=budget)
+        result.written_back = write_back
     refreshed = set(result.refreshed_pairs) if not write_back else set()
     stored = [r for r in store.query(regions, filters) if (r["accountId"], r["replicationRegion"]) not in refreshed]
     result.servers = sorted(
@@ -128,10 +156,12 @@ def _read_from_drs(
     *,
     write_back: bool,
     sink: InventoryQueryResult,
+    budget: RefreshBudget | None,
 ) -> bool:
     """Read the stale pairs from DRS into `sink`; write them back only while holding the inventory sync's
     lock (a sync running meanwhile would otherwise be rolled back by this older read). Returns whether the
-    reads were written back."""
+    reads were written back. The lock is released before this returns: an inventory run started for the
+    pending pairs must find it free."""
     logger.info("inventory stale for some pairs: reading them from DRS", extra={"stalePairs": len(stale)})
     state = SyncStateStore(tables.sync_state)
     holder = uuid.uuid4().hex
@@ -139,7 +169,7 @@ def _read_from_drs(
         logger.info("an inventory run holds the lock: serving the DRS reads without writing them back")
         write_back = False
     try:
-        _read_pairs(stale, tables, settings, store, write_back=write_back, sink=sink)
+        _read_pairs(stale, tables, settings, store, write_back=write_back, sink=sink, budget=budget)
     finally:
         if write_back:
             state.release_invocation_lock(SPEC.name, holder)
@@ -147,40 +177,78 @@ def _read_from_drs(
 
 
 def _read_pairs(
-    stale: list[tuple[str, str]],
+    stale: list[Pair],
     tables: _Tables,
     settings: Settings,
     store: InventoryStore,
     *,
     write_back: bool,
     sink: InventoryQueryResult,
+    budget: RefreshBudget | None,
 ) -> None:
+    """Read the pairs in parallel; each one read before the budget's time is written back (or served) at
+    once, the others are pending. A read still under way at the deadline is abandoned: it writes nothing."""
     credentials_for = _CredentialsByAccount(tables.accounts, settings)
     statuses = RegionStatusStore(tables.region_status)
-    for account_id, region in stale:
-        try:
-            access = Access(credentials_for(account_id), credentials_for.for_origins_of(account_id), aws.client)
-            scan = scan_pair(account_id, region, access)
-            if write_back:
-                existing = store.pair_rows(account_id, region)
-                scan.keep_last_known_ec2(existing)
-                store.write_records(scan.records, existing, scanned_at=scan.scanned_at)
-                store.delete_missing(
-                    account_id,
-                    region,
-                    {r["sourceServerID"] for r in scan.records},
-                    existing,
-                    scanned_at=scan.scanned_at,
-                )
-                statuses.record(account_id, region, len(scan.records), replicating_count=scan.replicating)
-            else:
-                sink.servers.extend(scan.records)
-            sink.refreshed_pairs.append((account_id, region))
-        except Exception as exc:  # a pair DRS cannot answer keeps serving its stored rows
-            sink.failed_pairs.append({"accountId": account_id, "region": region, "code": aws.error_code(exc)})
+    chosen = stale if budget is None else stale[: budget.max_pairs]
+    sink.pending_pairs.extend(stale[len(chosen) :])
+    deadline = None if budget is None else time.monotonic() + budget.seconds
+
+    def read(pair: Pair) -> PairScan:
+        account_id, region = pair
+        access = Access(credentials_for(account_id), credentials_for.for_origins_of(account_id), aws.client)
+        return scan_pair(account_id, region, access)
+
+    pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="inventory-refresh")
+    futures = {pool.submit(read, pair): pair for pair in chosen}
+    try:
+        for pair, done in _as_read(futures, deadline, sink.pending_pairs):
+            account_id, region = pair
+            try:
+                scan = done.result()
+                if write_back:
+                    existing = store.pair_rows(account_id, region)
+                    scan.keep_last_known_ec2(existing)
+                    store.write_records(scan.records, existing, scanned_at=scan.scanned_at)
+                    seen = {r["sourceServerID"] for r in scan.records}
+                    store.delete_missing(account_id, region, seen, existing, scanned_at=scan.scanned_at)
+                    statuses.record(account_id, region, len(scan.records), replicating_count=scan.replicating)
+                else:
+                    sink.servers.extend(scan.records)
+                sink.refreshed_pairs.append(pair)
+            except Exception as exc:  # a pair DRS cannot answer keeps serving its stored rows
+                sink.failed_pairs.append({"accountId": account_id, "region": region, "code": aws.error_code(exc)})
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    sink.refreshed_pairs.sort()
+    sink.pending_pairs.sort()
+    sink.failed_pairs.sort(key=lambda f: (f["accountId"], f["region"]))
     sink.source = "inventory+drs"
     if write_back and sink.refreshed_pairs:
         invalidate_region_cache(tables.sync_state)  # their region status just changed
+
+
+def _as_read(
+    futures: dict[Future[PairScan], Pair], deadline: float | None, pending: list[Pair]
+) -> Iterator[tuple[Pair, Future[PairScan]]]:
+    """Each read as it finishes, until the deadline (on the clock); the pairs not finished by then go to
+    `pending`."""
+
+    def past() -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
+    waiting = dict(futures)
+    while waiting:
+        done = [f for f in waiting if f.done()]
+        for f in done:
+            if past():
+                break
+            yield waiting.pop(f), f
+        if past():
+            pending.extend(waiting.values())
+            return
+        if not done:
+            time.sleep(POLL_SECONDS)
 
 
 def query_inventory_by_regions(regions: list[str], filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
