@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from fleet_sync.core.errors import InvalidSyncInput
-from fleet_sync.events.drs_events import API_CALL, API_CALLS, SERVICE_EVENTS, DrsEvent, meaning_of
+from fleet_sync.events.drs_events import API_CALL, API_CALLS, SERVICE_EVENTS, DrsEvent, Meaning, meaning_of
 from fleet_sync.events.task import sync_input
 from fleet_sync.run.models import parse_sync_input
-from fleet_sync.run.region_status import RegionStatusStore
+from fleet_sync.run.region_status import RegionStatus, RegionStatusStore
 from fleet_sync.run.sync_state import SyncStateStore
 from fleet_sync.syncs.inventory.spec import InventorySyncInput, scoped_plan
 from fleet_sync.syncs.inventory.store import InventoryStore
@@ -41,11 +41,23 @@ def event(detail_type: str, **detail) -> DrsEvent:
     return DrsEvent.model_validate(raw)
 
 
+def means(e: DrsEvent) -> Meaning:
+    meaning = meaning_of(e)
+    assert meaning is not None, e.name
+    return meaning
+
+
+def status(statuses: RegionStatusStore, region: str) -> RegionStatus:
+    row = statuses.get(A, region)
+    assert row is not None, region
+    return row
+
+
 def test_every_event_the_rule_matches_means_an_inventory_run():
     for name in SERVICE_EVENTS:
-        assert "inventory" in meaning_of(event(name)).syncs
+        assert "inventory" in means(event(name)).syncs
     for name in API_CALLS:
-        assert "inventory" in meaning_of(event(API_CALL, eventName=name)).syncs
+        assert "inventory" in means(event(API_CALL, eventName=name)).syncs
 
 
 @pytest.mark.parametrize(
@@ -65,7 +77,7 @@ def test_every_event_the_rule_matches_means_an_inventory_run():
     ],
 )
 def test_what_an_event_means(detail_type, detail, servers, syncs):
-    meaning = meaning_of(event(detail_type, **detail))
+    meaning = means(event(detail_type, **detail))
     assert (meaning.servers_exist, meaning.syncs) == (servers, syncs)
 
 
@@ -120,6 +132,7 @@ def test_a_bad_scoped_inventory_input_is_refused_naming_the_field(raw, needle):
 
 def test_a_scoped_inventory_plan_is_its_one_pair_of_a_registered_account():
     plan = scoped_plan(InventorySyncInput(accountId=A, region=REGION), [A], [REGION, "us-east-1"])
+    assert plan is not None
     assert (plan.decision, plan.items) == ("scoped", [{"accountId": A, "region": REGION}])
     assert scoped_plan(InventorySyncInput(), [A], [REGION]) is None
     with pytest.raises(InvalidSyncInput, match="not a registered account"):
@@ -174,14 +187,14 @@ def test_marking_active_raises_an_empty_pair_and_leaves_a_count(tables):
     (table,) = tables("RegionStatusTable")
     statuses = RegionStatusStore(table)
     assert statuses.mark_active(A, REGION)  # no row yet
-    assert statuses.get(A, REGION).active and statuses.get(A, REGION).lastChecked is None
+    assert status(statuses, REGION).active and status(statuses, REGION).lastChecked is None
     statuses.record(A, "us-east-1", 0, status="UNINITIALIZED", error_code="UninitializedAccountException")
     assert statuses.mark_active(A, "us-east-1")
-    row = statuses.get(A, "us-east-1")
+    row = status(statuses, "us-east-1")
     assert (row.status, row.serverCount, row.errorCode) == ("AVAILABLE", 1, None)
     statuses.record(A, "us-west-2", 40, replicating_count=39)
     assert not statuses.mark_active(A, "us-west-2")
-    assert statuses.get(A, "us-west-2").serverCount == 40
+    assert status(statuses, "us-west-2").serverCount == 40
 
 
 def test_an_older_scan_keeps_the_rows_a_newer_scan_of_the_pair_wrote(tables):
