@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import clock, events, jobs, recovery, servers, shapes, staging
+from . import clock, events, jobs, recovery, servers, service_faults, shapes, staging
 from .counters import CallCounters
 from .errors import DrsError, unrecognized_client
 from .faults import Call, Fault, FaultSet, parse_faults, uninitialized_error
@@ -129,8 +129,11 @@ class DrsEngine:
             self._faults = FaultSet(parsed, rng=random.Random(f"{self.seed}:faults"))
 
     def fault_answer(self, call: Call) -> tuple[float, DrsError | None]:
-        """(delay, error or None) the faults give a call of another service (EC2, STS: ``call.service``)."""
-        return self._faults.evaluate(call)
+        """(delay, error or None) for an EC2 or STS call: the faults', or AWS's answer in a region not enabled."""
+        delay, error = self._faults.evaluate(call)
+        if (call.account, call.region) in self._estate.disabled:
+            error = service_faults.not_enabled_answer(call)
+        return delay, error
 
     @property
     def faults(self) -> list[dict[str, Any]]:
