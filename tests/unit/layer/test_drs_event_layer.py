@@ -4,15 +4,13 @@ of a newer one. On moto tables made from template.yaml's definitions."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from itertools import pairwise
 
-import boto3
 import pytest
-from conftest import table_definition
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from fleet_sync.core.errors import InvalidSyncInput
 from fleet_sync.events.drs_events import API_CALL, API_CALLS, SERVICE_EVENTS, DrsEvent, Meaning, meaning_of
@@ -26,6 +24,7 @@ from fleet_sync.syncs.recovery_instances.spec import RecoveryInstancesSyncInput
 from fleet_sync.syncs.staging.spec import StagingSyncInput
 
 A, REGION = "111111111111", "eu-west-1"
+PAIRS = itertools.count(1)
 
 
 def event(detail_type: str, **detail) -> DrsEvent:
@@ -163,13 +162,14 @@ def test_one_window_per_pair_and_sync_even_when_events_race(tables):
     assert state.open_event_window(A, REGION, "inventory", 60, now=1060.0)  # the window ended
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=600), min_size=1, max_size=30))
-def test_each_event_opens_a_window_or_falls_in_the_one_that_is_on(times):
-    with mock_aws():
-        table = boto3.resource("dynamodb", region_name="us-east-1").create_table(**table_definition("SyncStateTable"))
-        state = SyncStateStore(table)
-        opened = [t for t in sorted(times) if state.open_event_window(A, REGION, "inventory", 60, now=float(t))]
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(times=st.lists(st.integers(min_value=0, max_value=600), min_size=1, max_size=30))
+def test_each_event_opens_a_window_or_falls_in_the_one_that_is_on(tables, times):
+    if not hasattr(tables, "made"):
+        tables.made = tables("SyncStateTable")[0]  # one table for every example, one pair per example
+    state = SyncStateStore(tables.made)
+    account = f"{next(PAIRS):012d}"
+    opened = [t for t in sorted(times) if state.open_event_window(account, REGION, "inventory", 60, now=float(t))]
     assert opened and opened[0] == min(times)
     assert all(b - a >= 60 for a, b in pairwise(opened))
     assert all(any(o <= t < o + 60 for o in opened) for t in times)
