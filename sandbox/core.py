@@ -4,12 +4,11 @@
         summary = sb.run_sync("inventory")
         rows = sb.items("inventory")
 
-Entering sets a dummy AWS environment (no real profile or endpoint can leak in), starts moto with
-executing Step Functions, registers the DRS simulator, deploys the template (`sandbox.stack`), plugs
-the handlers in (`sandbox.local_lambda`), puts every wait and read of time on one clock (`sandbox.clock`,
-`sandbox.waits`, `sandbox.timing`), sends each invocation's log lines to CloudWatch Logs
-(`sandbox.lambda_logs`) and seeds the fleet. Leaving waits for running executions (bounded), stops the
-rest and undoes all of it, so sandboxes can follow one another in one process (one at a time).
+Entering sets a dummy AWS environment (no real profile or endpoint leaks in), starts moto with executing Step
+Functions, registers the DRS simulator, deploys the template (`sandbox.stack`), plugs the handlers in
+(`sandbox.local_lambda`), puts every wait and read of time on one clock (`sandbox.clock`, `.waits`, `.timing`),
+sends log lines to CloudWatch Logs (`sandbox.lambda_logs`), seeds the fleet and delivers its DRS events
+(`sandbox.eventbridge`). Leaving waits for running executions (bounded), stops the rest and undoes it all.
 """
 
 from __future__ import annotations
@@ -84,6 +83,7 @@ class Sandbox:
         self.fleet: Any = None
         self.server_url: str | None = None
         self.scheduler: Any = None  # sandbox.schedules.Scheduler: the template's schedules on the clock
+        self.eventbridge: Any = None  # sandbox.eventbridge.EventBridge: the fleet's DRS events on the clock
         self._mock: Any = None
         self._saved_env: dict[str, str] | None = None
         self._undo: list[Any] = []

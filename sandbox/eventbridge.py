@@ -154,7 +154,9 @@ class EventBridge:
         with self._lock:
             self.deliveries.append(delivery)
         if delivery.kind in ("refused", "failed"):
-            log.warning("eventbridge: %s", delivery)
+            error = delivery.result if isinstance(delivery.result, dict) else {}
+            why = f"{error.get('errorType')}: {error.get('errorMessage')}" if error else delivery.detail
+            log.warning("eventbridge: %s %s of event %s: %s", delivery.kind, delivery.target, delivery.event_id, why)
 
     def _route(self, item: _Pending) -> list[tuple[_Pending, str, str]]:
         """Match the event on its bus; forward to buses at once, return the Lambda invocations to make."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleet_sync.api.operations import OPERATIONS, DirectInvocation
+from fleet_sync.events.drs_events import DrsEvent, meaning_of
 from fleet_sync.run.models import FinishEvent, InvalidateEvent, ResolveEvent, RunEvent, WorkItem, parse_sync_input
 from fleet_sync.run.registry import sync_spec
 
@@ -23,6 +24,7 @@ def load(name):
         ("inventory-sync.json", "inventory"),
         ("inventory-sync-discovery.json", "inventory"),
         ("inventory-sync-scoped.json", "inventory"),
+        ("inventory-sync-event.json", "inventory"),
         ("tags-sync.json", "tags"),
         ("staging-sync.json", "staging"),
         ("staging-sync-dry-run.json", "staging"),
@@ -32,6 +34,12 @@ def load(name):
 )
 def test_execution_inputs_are_accepted(name, sync):
     parse_sync_input(sync_spec(sync).input_model, sync, load(name))
+
+
+@pytest.mark.parametrize("name", ["drs-event-api-call.json", "drs-event-launch-result.json"])
+def test_drs_events_parse_and_mean_an_inventory_run(name):
+    meaning = meaning_of(DrsEvent.model_validate(load(name)))
+    assert meaning is not None and "inventory" in meaning.syncs
 
 
 def test_task_events_parse_with_their_models():

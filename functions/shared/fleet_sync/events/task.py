@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..core import aws
 from ..core.clock import iso, utc_now
+from ..core.errors import SyncBusy
 from ..core.observability import logger, metrics
 from ..core.settings import Settings
 from ..run.accounts import AccountRecord, AccountsStore
@@ -114,13 +115,18 @@ def sync_input(sync: str, event: DrsEvent) -> dict[str, Any]:
 
 
 def _start(sync: str, event: DrsEvent, settings: Settings, state: SyncStateStore) -> dict[str, Any]:
-    """Start the sync's scoped run; if it cannot start, the window is closed again so a retry of the event
-    (Lambda retries an asynchronous invocation that failed) or the next event starts it."""
+    """Start the sync's scoped run (it takes the sync's lock first). If it cannot start, another run holding
+    the lock included, the window is closed again and the invocation fails: Lambda retries it (1 and 2
+    minutes later), and the syncs already started are debounced then. The pair is active by then, so the
+    next scheduled run scans it whatever happens."""
     name = f"{sync}-event-{event.account}-{event.region}-{int(time.time())}"
     try:
         started = start_sync(sync, sync_input(sync, event), settings, name=name)
-    except Exception:
+    except Exception as exc:
         state.close_event_window(event.account, event.region, sync)
+        if isinstance(exc, SyncBusy):
+            metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
+            logger.info("another run holds the lock: the event is retried", extra={"sync": sync, "error": str(exc)})
         raise
     metrics.add_metric(name="EventRunsStarted", unit=MetricUnit.Count, value=1)
     return {"sync": sync, "executionArn": started["executionArn"], "at": iso(utc_now())}

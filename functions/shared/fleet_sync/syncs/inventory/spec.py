@@ -44,6 +44,10 @@ class InventorySyncInput(SyncInput):
                 raise ValueError("a scoped run takes no accounts, regions or mode")
         return self
 
+    @property
+    def scoped(self) -> bool:
+        return self.accountId is not None
+
 
 def scoped_plan(request: SyncInput, registered_accounts: list[str], all_regions: list[str]) -> Plan | None:
     """A scoped run's plan: its one pair (any registered account). None for a scheduled or discovery run."""

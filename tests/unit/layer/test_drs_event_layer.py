@@ -4,21 +4,19 @@ of a newer one. On moto tables made from template.yaml's definitions."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from itertools import pairwise
 
-import boto3
 import pytest
-from conftest import table_definition
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from fleet_sync.core.errors import InvalidSyncInput
-from fleet_sync.events.drs_events import API_CALL, API_CALLS, SERVICE_EVENTS, DrsEvent, meaning_of
+from fleet_sync.events.drs_events import API_CALL, API_CALLS, SERVICE_EVENTS, DrsEvent, Meaning, meaning_of
 from fleet_sync.events.task import sync_input
 from fleet_sync.run.models import parse_sync_input
-from fleet_sync.run.region_status import RegionStatusStore
+from fleet_sync.run.region_status import RegionStatus, RegionStatusStore
 from fleet_sync.run.sync_state import SyncStateStore
 from fleet_sync.syncs.inventory.spec import InventorySyncInput, scoped_plan
 from fleet_sync.syncs.inventory.store import InventoryStore
@@ -26,6 +24,7 @@ from fleet_sync.syncs.recovery_instances.spec import RecoveryInstancesSyncInput
 from fleet_sync.syncs.staging.spec import StagingSyncInput
 
 A, REGION = "111111111111", "eu-west-1"
+PAIRS = itertools.count(1)
 
 
 def event(detail_type: str, **detail) -> DrsEvent:
@@ -41,11 +40,23 @@ def event(detail_type: str, **detail) -> DrsEvent:
     return DrsEvent.model_validate(raw)
 
 
+def means(e: DrsEvent) -> Meaning:
+    meaning = meaning_of(e)
+    assert meaning is not None, e.name
+    return meaning
+
+
+def status(statuses: RegionStatusStore, region: str) -> RegionStatus:
+    row = statuses.get(A, region)
+    assert row is not None, region
+    return row
+
+
 def test_every_event_the_rule_matches_means_an_inventory_run():
     for name in SERVICE_EVENTS:
-        assert "inventory" in meaning_of(event(name)).syncs
+        assert "inventory" in means(event(name)).syncs
     for name in API_CALLS:
-        assert "inventory" in meaning_of(event(API_CALL, eventName=name)).syncs
+        assert "inventory" in means(event(API_CALL, eventName=name)).syncs
 
 
 @pytest.mark.parametrize(
@@ -65,7 +76,7 @@ def test_every_event_the_rule_matches_means_an_inventory_run():
     ],
 )
 def test_what_an_event_means(detail_type, detail, servers, syncs):
-    meaning = meaning_of(event(detail_type, **detail))
+    meaning = means(event(detail_type, **detail))
     assert (meaning.servers_exist, meaning.syncs) == (servers, syncs)
 
 
@@ -120,6 +131,7 @@ def test_a_bad_scoped_inventory_input_is_refused_naming_the_field(raw, needle):
 
 def test_a_scoped_inventory_plan_is_its_one_pair_of_a_registered_account():
     plan = scoped_plan(InventorySyncInput(accountId=A, region=REGION), [A], [REGION, "us-east-1"])
+    assert plan is not None
     assert (plan.decision, plan.items) == ("scoped", [{"accountId": A, "region": REGION}])
     assert scoped_plan(InventorySyncInput(), [A], [REGION]) is None
     with pytest.raises(InvalidSyncInput, match="not a registered account"):
@@ -150,13 +162,14 @@ def test_one_window_per_pair_and_sync_even_when_events_race(tables):
     assert state.open_event_window(A, REGION, "inventory", 60, now=1060.0)  # the window ended
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=600), min_size=1, max_size=30))
-def test_each_event_opens_a_window_or_falls_in_the_one_that_is_on(times):
-    with mock_aws():
-        table = boto3.resource("dynamodb", region_name="us-east-1").create_table(**table_definition("SyncStateTable"))
-        state = SyncStateStore(table)
-        opened = [t for t in sorted(times) if state.open_event_window(A, REGION, "inventory", 60, now=float(t))]
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(times=st.lists(st.integers(min_value=0, max_value=600), min_size=1, max_size=30))
+def test_each_event_opens_a_window_or_falls_in_the_one_that_is_on(tables, times):
+    if not hasattr(tables, "made"):
+        tables.made = tables("SyncStateTable")[0]  # one table for every example, one pair per example
+    state = SyncStateStore(tables.made)
+    account = f"{next(PAIRS):012d}"
+    opened = [t for t in sorted(times) if state.open_event_window(account, REGION, "inventory", 60, now=float(t))]
     assert opened and opened[0] == min(times)
     assert all(b - a >= 60 for a, b in pairwise(opened))
     assert all(any(o <= t < o + 60 for o in opened) for t in times)
@@ -174,14 +187,14 @@ def test_marking_active_raises_an_empty_pair_and_leaves_a_count(tables):
     (table,) = tables("RegionStatusTable")
     statuses = RegionStatusStore(table)
     assert statuses.mark_active(A, REGION)  # no row yet
-    assert statuses.get(A, REGION).active and statuses.get(A, REGION).lastChecked is None
+    assert status(statuses, REGION).active and status(statuses, REGION).lastChecked is None
     statuses.record(A, "us-east-1", 0, status="UNINITIALIZED", error_code="UninitializedAccountException")
     assert statuses.mark_active(A, "us-east-1")
-    row = statuses.get(A, "us-east-1")
+    row = status(statuses, "us-east-1")
     assert (row.status, row.serverCount, row.errorCode) == ("AVAILABLE", 1, None)
     statuses.record(A, "us-west-2", 40, replicating_count=39)
     assert not statuses.mark_active(A, "us-west-2")
-    assert statuses.get(A, "us-west-2").serverCount == 40
+    assert status(statuses, "us-west-2").serverCount == 40
 
 
 def test_an_older_scan_keeps_the_rows_a_newer_scan_of_the_pair_wrote(tables):
