@@ -242,6 +242,17 @@ def _print_schedules(sb: Any, speed: float, io_: Output) -> None:
         io_.print(f"  {schedule.name:<64} {state:<8} {every}")
 
 
+def _print_rest_api(sb: Any, url: str, io_: Output) -> None:
+    """The REST API's invoke URL on this server, and a signed request to it (sandbox/rest_endpoint.py)."""
+    from .rest_endpoint import gateway_of, invoke_url
+
+    if not gateway_of(sb).api_ids():
+        return
+    api = invoke_url(sb, url)
+    io_.print(f"REST API (AWS_IAM: SigV4-signed with the keys above, service execute-api): {api}")
+    io_.print(f'  awscurl --service execute-api "{api}/regions"   # with the environment above')
+
+
 def _serve(args: argparse.Namespace, io_: Output) -> int:
     from .core import Sandbox
     from .demo import run_demo
@@ -271,6 +282,7 @@ def _serve(args: argparse.Namespace, io_: Output) -> int:
                 f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
                 f"AWS_DEFAULT_REGION={sb.region}"
             )
+            _print_rest_api(sb, url, io_)
             io_.print("state machines:")
             for name, arn in sorted(sb.state_machines.items()):
                 io_.print(f"  {name:<20} {arn}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..model import Creator
+from .apigateway import create_api_deployment, create_api_stage, create_rest_api
 from .dynamodb import create_table
 from .functions import create_function, create_layer, create_permission
 from .iam import create_managed_policy, create_policy, create_role
@@ -25,6 +26,9 @@ CREATORS: dict[str, Creator] = {
     "AWS::CloudWatch::Alarm": create_alarm,
     "AWS::CloudWatch::Dashboard": create_dashboard,
     "AWS::SNS::Topic": create_topic,
+    "AWS::ApiGateway::RestApi": create_rest_api,
+    "AWS::ApiGateway::Deployment": create_api_deployment,
+    "AWS::ApiGateway::Stage": create_api_stage,
 }
 SUPPORTED_TYPES = frozenset(CREATORS)
 
