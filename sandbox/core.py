@@ -142,7 +142,8 @@ class Sandbox:
             self._undo.append(self._import("sandbox.moto_patches", patch)())
         self._undo.append(self._import("sandbox.moto_patches", "install_service_faults")(self.engine))  # EC2/STS faults
         self._undo.append(speed_up_moto())
-        self._undo.append(self._import("sandbox.moto_patches", "install_map_run_children")())
+        for patch in ("install_map_run_children", "install_execution_names"):  # map items, unnamed starts
+            self._undo.append(self._import("sandbox.moto_patches", patch)())
         self._undo.append(quiet_interpreter_log())
         self.deployment = stack.deploy(translated, lambda service: self.client(service))
         self._names = StackNames(self.deployment)
@@ -285,7 +286,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ running
     def start_sync(self, sync: str, input: Any = None, *, name: str | None = None) -> str:
-        """StartExecution (always named: moto leaves $$.Execution.Name null otherwise); returns the ARN."""
+        """StartExecution, named `<sync>-<time>-<hex>` unless `name` is given; returns the ARN."""
         arn = self.state_machine_arn(sync)
         short = self.sync_name(arn)
         if isinstance(input, str):
