@@ -127,6 +127,8 @@ def _fleet(value: str | None) -> Path | None:
     if value is None or value.lower() in ("", "none"):
         return None
     path = resolve_path(value)
+    if path.is_dir():
+        raise UsageError(f"fleet file {value} is a directory (give a .yaml or .json file)")
     if not path.is_file():
         raise UsageError(f"fleet file {value} does not exist")
     return path

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import pydantic as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -45,7 +46,7 @@ class FaultError(ValueError):
 
 
 class Fault(BaseModel):
-    """One fault rule. Field names are camelCase on the wire (``accountId``, ``throttleTps`` ...)."""
+    """One fault rule, camelCase on the wire (``accountId``, ``throttleTps``); numbers and booleans strict."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
 
@@ -55,17 +56,17 @@ class Fault(BaseModel):
     operation: str = WILDCARD
     operations: tuple[str, ...] | None = None
     staging_account_id: str = WILDCARD
-    latency_ms: int = Field(default=0, ge=0, le=120_000)
-    throttle_tps: float | None = Field(default=None, gt=0)
-    burst: int | None = Field(default=None, ge=1)
-    shared_bucket: bool = False
-    access_denied: bool = False
-    uninitialized: bool = False
-    not_enabled: bool = False
-    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    latency_ms: pd.StrictInt = Field(default=0, ge=0, le=120_000)
+    throttle_tps: pd.StrictFloat | None = Field(default=None, gt=0)
+    burst: pd.StrictInt | None = Field(default=None, ge=1)
+    shared_bucket: pd.StrictBool = False
+    access_denied: pd.StrictBool = False
+    uninitialized: pd.StrictBool = False
+    not_enabled: pd.StrictBool = False
+    error_rate: pd.StrictFloat | None = Field(default=None, ge=0.0, le=1.0)
     error: str | None = None
     message: str | None = Field(default=None, max_length=2048)
-    times: int | None = Field(default=None, ge=1)
+    times: pd.StrictInt | None = Field(default=None, ge=1)
 
     @field_validator("account_id", "staging_account_id")
     @classmethod
@@ -301,16 +302,16 @@ class FaultSet:
             for r in rules:
                 if getattr(r.fault, flag):
                     r.fire()
-                    return _service_answer(call, codes[call.service], r.fault.message)
+                    return service_faults.answer(call, codes[call.service], r.fault.message)
         for r in rules:
             if r.fault.throttle_tps and r.bucket(call).take():
                 r.fire()
-                return _service_answer(call, sf.THROTTLED[call.service], r.fault.message)
+                return service_faults.answer(call, sf.THROTTLED[call.service], r.fault.message)
         for r in rules:
             f = r.fault
             if (f.error or f.error_rate) and (f.error_rate is None or self._chance(f.error_rate)):
                 r.fire()
-                return _service_answer(call, f.error or sf.INTERNAL[call.service], f.message)
+                return service_faults.answer(call, f.error or sf.INTERNAL[call.service], f.message)
         return None
 
     def _modelled(self, rules: list[_Rule], call: Call) -> DrsError | None:
@@ -326,11 +327,6 @@ class FaultSet:
                 r.fire()
                 return DrsError("InternalServerException", f.message or "Internal server error (simulated)")
         return None
-
-
-def _service_answer(call: Call, code: str, message: str | None) -> DrsError:
-    text = message or service_faults.message(call.service, code, call.operation, call.account, call.region)
-    return DrsError(code, text, status=service_faults.status(call.service, code))
 
 
 def _not_enabled(rules: list[_Rule], call: Call) -> DrsError | None:

@@ -1,7 +1,8 @@
-"""Loading a fleet: YAML or JSON in, a validated :class:`Fleet` out, every error naming its field."""
+"""Loading a fleet: YAML or JSON in, a validated :class:`Fleet` out, every error naming its file and field."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,6 @@ import yaml
 from pydantic import ValidationError
 
 from sandbox.drs import shapes
-from sandbox.drs.faults import format_validation_error
 
 from .regions import OPT_IN_REGIONS
 from .schema import AccountSpec, Fleet, FleetError, RegionSpec
@@ -23,30 +23,115 @@ def load_fleet(src: str | Path | dict[str, Any] | Fleet) -> Fleet:
     if isinstance(src, Fleet):
         return src
     if isinstance(src, dict):
-        data: Any = src
-    elif not isinstance(src, str | Path):
+        return _validate(src)
+    if not isinstance(src, str | Path):
         raise FleetError(f"fleet: must be a mapping or a file path, not {type(src).__name__}")
-    else:
-        data = _read(Path(src))
+    path = Path(src)
+    data = _read(path)
+    try:
+        return _validate(data)
+    except FleetError as e:  # the file first, then the field path
+        raise FleetError(f"{path}: {e}") from None
+
+
+def _validate(data: Any) -> Fleet:
     if not isinstance(data, dict):
         raise FleetError(f"fleet: must be a mapping, not {type(data).__name__}")
     try:
         fleet = Fleet.model_validate(data)
     except ValidationError as e:
-        raise FleetError(format_validation_error(e).lstrip(".")) from None
+        raise FleetError(_describe(e)) from None
     _check(fleet)
     return fleet
 
 
+MAX_ERRORS_SHOWN = 5
+
+
+def _describe(e: ValidationError) -> str:
+    """Every error (the first few), each as ``field.path: message``; an unknown key next to a missing field
+    it resembles is named as the likely typo."""
+    # The unknown keys first: a typo is the cause of the "Field required" it leaves behind.
+    errors = sorted(e.errors(), key=lambda err: err["type"] != "extra_forbidden")
+    missing = {tuple(err["loc"]) for err in errors if err["type"] == "missing"}
+    lines = []
+    for err in errors[:MAX_ERRORS_SHOWN]:
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+            near = [str(m[-1]) for m in missing if m[:-1] == loc[:-1]]
+            guess = difflib.get_close_matches(str(loc[-1]), near, n=1)
+            if guess:
+                msg += f" (did you mean {guess[0]}?)"
+        lines.append(f"{_path(loc)}: {msg}")
+    if len(errors) > MAX_ERRORS_SHOWN:
+        lines.append(f"and {len(errors) - MAX_ERRORS_SHOWN} more")
+    return "; ".join(lines)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "fleet"
+
+
 def _read(path: Path) -> Any:
+    if path.is_dir():
+        raise FleetError(f"{path}: is a directory, not a fleet file")
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as e:
         raise FleetError(f"{path}: cannot read the fleet file ({e.strerror or e})") from None
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise FleetError(f"{path}: line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x})") from None
+    try:
+        return _parse_json(text) if path.suffix == ".json" else _parse_yaml(text)
     except (ValueError, yaml.YAMLError) as e:
         raise FleetError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from None
+
+
+def _parse_json(text: str) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise ValueError(f"key {key!r} given twice in one object")
+            out[key] = value
+        return out
+
+    return json.loads(text, object_pairs_hook=pairs)
+
+
+def _parse_yaml(text: str) -> Any:
+    """``yaml.safe_load``, except that a key given twice in one mapping is an error (YAML 1.2 says keys are
+    unique; PyYAML keeps the last value)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _unique_keys(node, "")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _unique_keys(node: yaml.Node, path: str) -> None:
+    if isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            _unique_keys(child, f"{path}[{i}]")
+    elif isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            here = f"{path}.{key.value}".lstrip(".") if isinstance(key, yaml.ScalarNode) else path
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in seen:
+                    raise yaml.YAMLError(f"{here}: key given twice (lines {seen[key.tag, key.value]} and {line})")
+                seen[key.tag, key.value] = line
+            _unique_keys(value, here)
 
 
 def _check(fleet: Fleet) -> None:

@@ -25,7 +25,8 @@ class FleetError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, validate_default=True)
+    # strict: YAML's own types are the fleet's (`sourceServers: true` is not 1, `"5"` is not 5); an int is a float.
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, validate_default=True, strict=True)
 
 
 def account_id(v: Any) -> str:

@@ -62,6 +62,32 @@ def test_a_fleet_the_simulator_rejects_is_bad_input(capsys, tmp_path):
     assert "drs-fleet-sync: " in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"accounts:\n  - name: \xff\n", "line 2: not UTF-8 text"),
+        (b"seed: 1\nseed: 1\naccounts: []\n", "seed: key given twice"),
+        (
+            b'accounts:\n  - accountId: "111111111111"\n    regions: {us-east-1: {sourceServers: true}}\n',
+            "valid integer",
+        ),
+        (b'acounts:\n  - accountId: "111111111111"\n', "acounts: unknown field (did you mean accounts?)"),
+    ],
+)
+def test_a_broken_fleet_file_exits_2_naming_file_and_field(capsys, tmp_path, content, message):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_bytes(content)
+    assert main(["sandbox", "run", "smoke", "--template", SMOKE, "--fleet", str(fleet)]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"drs-fleet-sync: {fleet}: ") and message in err, err
+    assert "Traceback" not in err and out == ""
+
+
+def test_a_fleet_directory_exits_2_saying_so(capsys, tmp_path):
+    assert main(["sandbox", "run", "smoke", "--template", SMOKE, "--fleet", str(tmp_path)]) == 2
+    assert f"fleet file {tmp_path} is a directory" in capsys.readouterr().err
+
+
 def test_usage_errors_exit_2():
     with pytest.raises(SystemExit) as exc:
         main(["sandbox", "launch"])

@@ -147,6 +147,62 @@ def test_fleet_files(tmp_path):
     assert load_fleet(empty_region).accounts[0].regions["eu-west-1"].source_servers == 0
 
 
+ONE_ACCOUNT = 'accounts:\n  - accountId: "111111111111"\n'
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.yaml", ONE_ACCOUNT.encode() + b"    name: caf\xe9\n", "line 3: not UTF-8 text (byte 0xe9)"),
+        ("twice.yaml", "seed: 1\nseed: 2\n" + ONE_ACCOUNT, "seed: key given twice (lines 1 and 2)"),
+        (
+            "nested.yaml",
+            ONE_ACCOUNT + "    regions:\n      us-east-1: {sourceServers: 1, sourceServers: 2}\n",
+            "accounts[0].regions.us-east-1.sourceServers: key given twice (lines 4 and 4)",
+        ),
+        ("twice.json", '{"accounts": [], "accounts": []}', "not valid JSON: key 'accounts' given twice"),
+        (
+            "bool.yaml",
+            ONE_ACCOUNT + "    regions:\n      us-east-1: {sourceServers: true}\n",
+            "accounts[0].regions.us-east-1.sourceServers: Input should be a valid integer",
+        ),
+        ("text.yaml", ONE_ACCOUNT + "    regions:\n      us-east-1: {sourceServers: '5'}\n", "valid integer"),
+        ("fault.yaml", ONE_ACCOUNT + "faults: [{accessDenied: 1}]\n", "faults[0].accessDenied: Input should be"),
+        (
+            "typo.yaml",
+            'acounts:\n  - accountId: "111111111111"\n',
+            "acounts: unknown field (did you mean accounts?); accounts: Field required",
+        ),
+    ],
+)
+def test_fleet_file_mistakes_name_the_file_and_the_field(tmp_path, name, content, message):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(FleetError) as e:
+        load_fleet(path)
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value), str(e.value)
+
+
+def test_a_directory_is_not_a_fleet_file(tmp_path):
+    with pytest.raises(FleetError, match="is a directory, not a fleet file"):
+        load_fleet(tmp_path)
+
+
+def test_the_servers_per_region_cap_is_the_documented_one():
+    cap = 100_000
+
+    def fleet(servers: int) -> dict[str, object]:
+        return {"accounts": [{"accountId": PROD, "regions": {"us-east-1": {"sourceServers": servers}}}]}
+
+    assert load_fleet(fleet(cap)).server_count == cap
+    with pytest.raises(FleetError, match="sourceServers: Input should be less than or equal to 100000"):
+        load_fleet(fleet(cap + 1))
+    assert "100,000 servers" in (ROOT / "docs" / "fleet.md").read_text()
+
+
 def _snapshot(engine: DrsEngine, fleet) -> dict[object, list[tuple[str, str, str | None]]]:
     """Servers per (account, region); the test adds the recovery instances under \"ri\"."""
     return {

@@ -313,7 +313,7 @@ def test_a_dry_run_reports_what_would_be_extended_and_writes_nothing(sb):
     summary = sb.run_sync("staging", input={"dryRun": True})
     assert summary["status"] == "SUCCEEDED" and summary["dryRun"] is True
     assert summary["serversToExtend"] == TO_EXTEND and summary["serversExtended"] == 0
-    assert len(summary["wouldExtend"]) == TO_EXTEND
+    assert len(summary["wouldExtend"]) == TO_EXTEND and summary["wouldExtendOmitted"] == 0
     already = {(T1, a) for a in extended_from(sb, T1, "us-east-1")}
     candidates = {(t, a) for t, r in EXPECTED_ITEMS for a in staging_arns(sb, t, r)}
     assert {(w["targetAccountId"], w["stagingServerArn"]) for w in summary["wouldExtend"]} == candidates - already

@@ -16,7 +16,14 @@ from fleet_sync.core.clock import iso
 from fleet_sync.core.errors import InvalidSyncInput
 from fleet_sync.core.regions import drs_regions
 from fleet_sync.run.accounts import AccountRecord
-from fleet_sync.run.models import ItemNote, ItemResult, RunRecord, parse_sync_input
+from fleet_sync.run.models import (
+    MAX_ERRORS_IN_SUMMARY,
+    MAX_NOTES_PER_ITEM,
+    ItemNote,
+    ItemResult,
+    RunRecord,
+    parse_sync_input,
+)
 from fleet_sync.run.plan import build_plan
 from fleet_sync.run.region_status import RegionStatus
 from fleet_sync.run.registry import sync_spec
@@ -467,7 +474,26 @@ def test_a_dry_run_summary_lists_its_candidates_and_its_targets():
     run_state = RunRecord(sync="staging", runId="r", executionArn="arn", decision="filtered", options=options)
     summary = build_summary(sync_spec("staging"), run_state, results).dump()
     assert summary["wouldExtend"] == [candidate] and summary["targetAccounts"] == [T1]
-    assert summary["serversToExtend"] == 1 and summary["failures"] == []
+    assert summary["serversToExtend"] == 1 and summary["failures"] == [] and summary["wouldExtendOmitted"] == 0
+
+
+def test_a_dry_run_summary_says_how_many_candidates_it_leaves_out():
+    # Given 4 work items of 20 candidates each, of which each item carries its first 15 (the notes' cap)
+    def item(region: str) -> ItemResult:
+        records: list[dict[str, str | None]] = [
+            {"region": region, "stagingServerArn": f"s-{i}", "targetAccountId": T1} for i in range(20)
+        ]
+        notes = [ItemNote(kind="would extend", record=r) for r in records][:MAX_NOTES_PER_ITEM]
+        return ItemResult(
+            accountId=T1, region=region, status="AVAILABLE", ok=True, counts={"serversToExtend": 20}, notes=notes
+        )
+
+    results = [item(r) for r in ("eu-west-1", "us-east-1", "us-east-2", "us-west-2")]
+    run_state = RunRecord(sync="staging", runId="r", executionArn="arn", decision="filtered", options={"dryRun": True})
+    summary = build_summary(sync_spec("staging"), run_state, results).dump()
+    # Then the summary lists the first 50 and counts the 30 it leaves out
+    assert summary["serversToExtend"] == 80 and len(summary["wouldExtend"]) == MAX_ERRORS_IN_SUMMARY == 50
+    assert summary["wouldExtendOmitted"] == 80 - 50
 
 
 def test_an_extension_still_throttled_after_the_sdk_is_tried_once_more(store, monkeypatch):

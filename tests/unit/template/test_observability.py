@@ -171,13 +171,13 @@ def test_execution_keys_come_from_every_kind_of_task_event():
     assert execution_keys(resolve) == {
         "sync": "inventory",
         "executionArn": resolve["executionArn"],
-        "runId": "sample",
+        "runId": "sample-inventory",
     }
     work_item = json.loads((ROOT / "events/task-inventory-worker.json").read_text())
     assert execution_keys(work_item) == {
         "sync": "inventory",
         "executionArn": work_item["executionArn"],
-        "runId": "sample",
+        "runId": "sample-inventory",
         "accountId": "111111111111",
         "region": "us-east-1",
     }

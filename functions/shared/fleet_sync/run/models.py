@@ -22,6 +22,15 @@ Decision = Literal[
 ]
 Model = TypeVar("Model", bound=BaseModel)
 
+# The sample events (events/task-*.json) name their run sample-<sync>: a task invoked alone with one on a
+# deployed stack takes no lock and records no status, summary, region status or metric, and a staging
+# worker only reports what it would extend. No execution the stack starts has such a name ({sync}-{uuid}).
+SAMPLE_RUN_PREFIX = "sample-"
+
+
+def is_sample_run(run_id: str) -> bool:
+    return run_id.startswith(SAMPLE_RUN_PREFIX)
+
 
 class SyncInput(BaseModel):
     """Execution input every sync accepts: an optional scope and mode. Unknown fields are rejected."""
@@ -36,6 +45,11 @@ class SyncInput(BaseModel):
     @classmethod
     def _account_ids(cls, v: list[str] | None) -> list[str] | None:
         return account_ids(v)
+
+    @property
+    def scoped(self) -> bool:
+        """A scoped run (its input names its one pair), which takes the sync's lock before it starts."""
+        return False
 
 
 def account_ids(v: list[str] | None) -> list[str] | None:
@@ -134,14 +148,23 @@ class RunEvent(BaseModel):
     run: RunRecord
 
 
+class CaughtError(BaseModel):
+    """What an ASL Catch hands on: the error's name and its cause (for a Lambda, its error document as JSON)."""
+
+    Error: str
+    Cause: str | None = None
+
+
 class FinishEvent(BaseModel):
-    """Finish's event: the run and its summary (none for a skipped run). The summary is validated with the
-    sync's own summary model."""
+    """Finish's event: the run, its summary (none for a skipped run or when Summarize failed) and the shared
+    tasks that failed, by the name their Catch gives them. The summary is validated with the sync's own
+    summary model."""
 
     model_config = ConfigDict(extra="forbid")
 
     run: RunRecord
     summary: dict[str, Any] | None = None
+    failures: dict[str, CaughtError] = Field(default_factory=dict)
 
 
 class RegionStatusUpdate(BaseModel):

@@ -50,7 +50,10 @@ class StagingSummary(Summary):
     dryRun: bool = Field(description="whether the run was a dry run")
     targetAccounts: list[str] | None = Field(default=None, description="the targets the input named, if any")
     failures: list[Note] = Field(description=f"the first {MAX_ERRORS_IN_SUMMARY} failed extensions")
-    wouldExtend: list[Note] | None = Field(default=None, description="a dry run's candidates")
+    wouldExtend: list[Note] | None = Field(default=None, description="a dry run's candidates (the first listed)")
+    wouldExtendOmitted: int | None = Field(
+        default=None, description="a dry run's candidates wouldExtend leaves out (serversToExtend counts them all)"
+    )
     callsSavedVsAllRegions: int = Field(description="calls the skipped pairs would have cost at the least")
 
 
@@ -135,8 +138,10 @@ def summary_fields(summary: Summary, results: list[ItemResult], run: RunRecord) 
     }
     if run.options.get("targetAccounts"):
         fields["targetAccounts"] = sorted(run.options["targetAccounts"])
-    if dry_run:
-        fields["wouldExtend"] = notes(results, DRY_RUN_NOTE)[:MAX_ERRORS_IN_SUMMARY]
+    if dry_run:  # at most MAX_NOTES_PER_ITEM candidates travel with each item, MAX_ERRORS_IN_SUMMARY in all
+        listed = notes(results, DRY_RUN_NOTE)[:MAX_ERRORS_IN_SUMMARY]
+        fields["wouldExtend"] = listed
+        fields["wouldExtendOmitted"] = max(0, summary.counts.get("serversToExtend", 0) - len(listed))
     logger.info(
         "staging sync summarized",
         extra={

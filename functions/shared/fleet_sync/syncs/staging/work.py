@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ...core.tables import STAGING_EXTENSIONS
 from ...run.accounts import AccountRecord
+from ...run.models import is_sample_run
 from ...run.region_status import RegionStatusStore
 from ...run.worker import WorkContext, WorkOutcome
 from .extend import ExtendRun, auto_extend_staging_servers
@@ -27,7 +28,7 @@ def work(ctx: WorkContext) -> WorkOutcome:
         run=ExtendRun(
             execution_arn=item.executionArn or item.runId,
             run_id=item.runId,
-            dry_run=bool(item.options.get("dryRun")),
+            dry_run=bool(item.options.get("dryRun")) or is_sample_run(item.runId),
         ),
     )
     if report.throttled is not None:
