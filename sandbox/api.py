@@ -13,8 +13,12 @@ resource lacks, gets 403 `{"message": "Missing Authentication Token"}`; an unsig
 route gets the same (`signed=False`); a function error or a malformed proxy response gets 502
 `{"message": "Internal server error"}`; a function that has not answered after 29 s on the sandbox clock
 (API Gateway's integration timeout) gets 504 `{"message": "Endpoint request timed out"}` while it runs on
-to its own Timeout, as in AWS. Signatures are not verified: every signed request is the stack
-account's `sandbox-operator` user.
+to its own Timeout, as in AWS.
+
+Who calls: `Sandbox.api` (in process) signs as the sandbox's own keys, the stack account's `sandbox-operator`
+IAM user; `sandbox serve` answers the stage URL over HTTP (`sandbox.rest_endpoint`) and verifies each
+request's SigV4 signature first (`sandbox.sigv4`). Either way requestContext.identity is the signer's IAM
+identity as moto holds it, never anything the request itself claims.
 """
 
 from __future__ import annotations
@@ -30,12 +34,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .local_lambda import CALLER_TIMED_OUT, responding_within
+from .runtime import own_keys_as_operator
+from .sigv4 import MISSING_TOKEN as UNSIGNED
+from .sigv4 import Caller, Refusal, caller_of, request_identity
 
-MISSING_TOKEN = {"message": "Missing Authentication Token"}
 INTERNAL_ERROR = {"message": "Internal server error"}
 ENDPOINT_TIMED_OUT = {"message": "Endpoint request timed out"}
 INTEGRATION_TIMEOUT_SECONDS = 29  # API Gateway's REST integration limit, on the sandbox clock
 IMPLICIT_API = "ServerlessRestApi"
+SANDBOX_ACCESS_KEY = "testing"  # the sandbox's own keys (sandbox.runtime): the operator's, at the API
+Authenticate = Any  # () -> Caller | Refusal
 
 
 class ApiRouteError(LookupError):
@@ -92,6 +100,7 @@ class Exchange:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # the body as sent
 
 
 def _ref(value: Any) -> str | None:
@@ -167,25 +176,6 @@ def _headers(given: dict[str, str], host: str, has_body: bool) -> dict[str, str]
     return out
 
 
-def _identity(account: str | None, user_agent: str) -> dict[str, Any]:
-    """requestContext.identity of an IAM-signed request (account given) or of an unsigned one."""
-    signed = account is not None
-    return {
-        "accountId": account,
-        "caller": "AIDASANDBOXOPERATOR" if signed else None,
-        "user": "AIDASANDBOXOPERATOR" if signed else None,
-        "userArn": f"arn:aws:iam::{account}:user/sandbox-operator" if signed else None,
-        "accessKey": "testing" if signed else None,
-        "sourceIp": "127.0.0.1",
-        "userAgent": user_agent,
-        "principalOrgId": None,
-        "cognitoIdentityPoolId": None,
-        "cognitoIdentityId": None,
-        "cognitoAuthenticationType": None,
-        "cognitoAuthenticationProvider": None,
-    }
-
-
 class ApiGateway:
     """The sandbox's REST API(s), as declared by the template."""
 
@@ -196,12 +186,29 @@ class ApiGateway:
         self.parameters = deployment.translated.parameters
         self.routes = routes_of(self.sam)
         self.last: Exchange | None = None
+        own_keys_as_operator(sandbox.account, sandbox.region, SANDBOX_ACCESS_KEY)
 
     def api_ids(self) -> list[str]:
         return sorted({r.api for r in self.routes})
 
     def _api_id(self, api: str) -> str:
+        """The REST API's id in moto's API Gateway (sandbox/stack/resources/apigateway.py), or a stable stand-in
+        for a template whose API the deployer skipped."""
+        res = self.sb._require().resources.get(api)
+        if res is not None and not res.skipped:
+            return str(res.physical_id)
         return hashlib.sha256(f"{self.sb.stack_name}/{api}".encode()).hexdigest()[:10]
+
+    def api_of(self, api_id: str, stage: str) -> str | None:
+        """The logical id of the API with this id whose stage this is (the template's StageName, or SAM's
+        "Stage" that its deployment also creates), else None."""
+        for api in self.api_ids():
+            if self._api_id(api) == api_id and stage in (self.stage(api), "Stage"):
+                return api
+        return None
+
+    def stage(self, api: str) -> str:
+        return _stage(self.sam, api, self.parameters)
 
     def resolve(self, method: str, path: str, api: str | None = None) -> tuple[Route | None, dict[str, str], bool]:
         """(route, path parameters, resource found): the most specific resource matching the path; the route
@@ -239,21 +246,21 @@ class ApiGateway:
         query: dict[str, list[str]],
         body: Any,
         headers: dict[str, str],
-        signed: bool,
+        caller: Caller | None,
     ) -> dict[str, Any]:
         account, region = self.sb.account, self.sb.region
         api_id = self._api_id(route.api)
-        stage = _stage(self.sam, route.api, self.parameters)
+        stage = self.stage(route.api)
         now = dt.datetime.now(dt.UTC)
         text, is_b64 = _body_text(body)
         all_headers = _headers(headers, f"{api_id}.execute-api.{region}.amazonaws.com", text is not None)
-        if signed:
+        if caller is not None and not any(k.lower() == "authorization" for k in all_headers):  # signed in process
             all_headers["Authorization"] = (
-                f"AWS4-HMAC-SHA256 Credential=testing/{now:%Y%m%d}/{region}/execute-api/aws4_request, "
+                f"AWS4-HMAC-SHA256 Credential={caller.access_key}/{now:%Y%m%d}/{region}/execute-api/aws4_request, "
                 "SignedHeaders=host;x-amz-date, Signature=sandbox"
             )
             all_headers["X-Amz-Date"] = f"{now:%Y%m%dT%H%M%SZ}"
-        identity = _identity(account if signed else None, all_headers["User-Agent"])
+        identity = request_identity(caller, all_headers["User-Agent"], "127.0.0.1")
         return {
             "resource": route.path,
             "path": path,
@@ -296,47 +303,83 @@ class ApiGateway:
         signed: bool = True,
         api: str | None = None,
     ) -> tuple[int, Any]:
+        """One request from inside the sandbox: signed (or not) with the sandbox's own keys."""
+
+        def sandbox_keys() -> Caller | Refusal:
+            return (caller_of(SANDBOX_ACCESS_KEY) if signed else None) or UNSIGNED
+
+        exchange = self.handle(method, path, query, body, headers or {}, sandbox_keys, api)
+        return exchange.status, exchange.body
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None,
+        body: Any,
+        headers: dict[str, str],
+        authenticate: Authenticate,
+        api: str | None = None,
+    ) -> Exchange:
+        """What API Gateway does with a request: match the resource, authenticate an AWS_IAM method's caller
+        (`authenticate()`: the signer, or the refusal), build the proxy event, invoke, map the response."""
         raw_path, _, path_query = path.partition("?")
         raw_path = "/" + raw_path.lstrip("/")
         route, params, _found = self.resolve(method, raw_path, api)
-        if route is None or (route.auth == "AWS_IAM" and not signed):
-            self.last = Exchange(route, None, 403, MISSING_TOKEN)
-            return 403, dict(MISSING_TOKEN)
-        event = self.event(route, method, raw_path, params, _query(query, path_query), body, headers or {}, signed)
-        status, response_body, response_headers = self._invoke(route, event)
-        self.last = Exchange(route, event, status, response_body, response_headers)
-        return status, response_body
+        caller = None
+        if route is not None and route.auth == "AWS_IAM":
+            who = authenticate()
+            if isinstance(who, Refusal):
+                return self._refused(route, who)
+            caller = who
+        if route is None:
+            return self._refused(route, UNSIGNED)
+        event = self.event(route, method, raw_path, params, _query(query, path_query), body, headers, caller)
+        status, text, response_headers = self._invoke(route, event)
+        self.last = Exchange(route, event, status, _parsed(text, response_headers), response_headers, text)
+        return self.last
 
-    def _invoke(self, route: Route, event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    def _refused(self, route: Route | None, refusal: Refusal) -> Exchange:
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": refusal.error_type}
+        self.last = Exchange(route, None, refusal.status, refusal.body, headers, json.dumps(refusal.body))
+        return self.last
+
+    def _invoke(self, route: Route, event: dict[str, Any]) -> tuple[int, str | None, dict[str, str]]:
+        """(status, body text, headers) of the function's proxy response, or of API Gateway's own error."""
         lam = self.sb.client("lambda")
         with responding_within(INTEGRATION_TIMEOUT_SECONDS):
             out = lam.invoke(FunctionName=self.sb.function_name(route.function), Payload=json.dumps(event).encode())
         payload = out["Payload"].read()
+        gateway_json = {"Content-Type": "application/json"}
         if out.get("FunctionError"):
             if _error_type(payload) == CALLER_TIMED_OUT:
-                return 504, dict(ENDPOINT_TIMED_OUT), {}
-            return 502, dict(INTERNAL_ERROR), {}
+                return 504, json.dumps(ENDPOINT_TIMED_OUT), gateway_json
+            return 502, json.dumps(INTERNAL_ERROR), gateway_json
         try:
             response = json.loads(payload)
             status = response["statusCode"]
             if not isinstance(status, int) or isinstance(status, bool):
                 raise TypeError("statusCode")
         except (ValueError, TypeError, KeyError):  # API Gateway: "Malformed Lambda proxy response"
-            return 502, dict(INTERNAL_ERROR), {}
+            return 502, json.dumps(INTERNAL_ERROR), gateway_json
         headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
         for name, values in (response.get("multiValueHeaders") or {}).items():
             headers[str(name)] = ",".join(str(v) for v in values)
         text = response.get("body")
         if text is not None and response.get("isBase64Encoded"):
             text = base64.b64decode(text).decode("utf-8", "replace")
-        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-        parsed: Any = text
-        if text and (re.search(r"json", content_type) or not content_type):
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                parsed = text
-        return status, parsed, headers
+        return status, None if text is None else str(text), headers
+
+
+def _parsed(text: str | None, headers: dict[str, str]) -> Any:
+    """The body as JSON when it is JSON (by its content type, or with none), else the text."""
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if text and (re.search(r"json", content_type) or not content_type):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
 
 
 def _error_type(payload: bytes) -> Any:

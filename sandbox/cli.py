@@ -81,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
         help="how long to wait for the run (default %(default)s)",
     )
     run.add_argument("--logs", action="store_true", help="print the run's log lines (CloudWatch Logs) to stderr")
+    run.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="run on the `sandbox serve` at URL (its stack, fleet and state) instead of a fresh sandbox",
+    )
     serve = actions.add_parser("serve", help="serve the sandbox over HTTP for the aws CLI and boto3")
     common(serve)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 picks a free one)")
@@ -201,29 +206,57 @@ def _demo(args: argparse.Namespace, io_: Output) -> int:
     return EXIT_OK
 
 
-def _run(args: argparse.Namespace, io_: Output) -> int:
+def _timed_out(sync: str, timeout: float, arn: str, io_: Output) -> None:
+    print(
+        f"drs-fleet-sync: {sync} did not finish within {timeout:g} s (stopped {arn}); "
+        "give it longer with --timeout SECONDS",
+        file=io_.err,
+    )
+
+
+def _run_here(args: argparse.Namespace, template: Path, payload: Any, io_: Output) -> dict[str, Any] | None:
+    """The run on a fresh sandbox of its own; None when it timed out (and was stopped)."""
     from .core import Sandbox
     from .executions import summary_of
-    from .summary import format_summary
 
-    payload = _input(args.input)
-    template, fleet, params = _template(args.template), _fleet(args.fleet), _parameters(args.param)
-    check_run(args.sync, template, payload)
+    fleet, params = _fleet(args.fleet), _parameters(args.param)
     with Sandbox(fleet=fleet, template=template, parameters=params) as sb:
         sb.state_machine_arn(args.sync)  # an unknown sync fails before anything runs
         arn = sb.start_sync(args.sync, payload)
         try:
-            summary = public_summary(summary_of(sb.sync_name(args.sync), sb.wait(arn, args.timeout)))
+            summary = summary_of(sb.sync_name(args.sync), sb.wait(arn, args.timeout))
         except TimeoutError:  # stop it: nothing may run on once the sandbox closes
             stop_execution(sb, arn, f"--timeout {args.timeout:g} s")
-            print(
-                f"drs-fleet-sync: {args.sync} did not finish within {args.timeout:g} s (stopped {arn}); "
-                "give it longer with --timeout SECONDS",
-                file=io_.err,
-            )
-            return EXIT_FAILED
+            _timed_out(args.sync, args.timeout, arn, io_)
+            return None
         for line in sb.logs(args.sync, execution=arn) if args.logs else []:
             print(json.dumps(line, default=str), file=io_.err)
+    return summary
+
+
+def _run_on_endpoint(args: argparse.Namespace, payload: Any, io_: Output) -> dict[str, Any] | None:
+    """The run on the `sandbox serve` at --endpoint (sandbox/remote_run.py)."""
+    from .remote_run import run_on_endpoint
+
+    if args.param or args.logs:
+        raise UsageError("--endpoint runs on that server's stack and fleet: --param and --logs do not apply")
+    try:
+        return run_on_endpoint(args.endpoint, args.sync, payload, args.timeout)
+    except TimeoutError as stopped:
+        _timed_out(args.sync, args.timeout, str(stopped), io_)
+        return None
+
+
+def _run(args: argparse.Namespace, io_: Output) -> int:
+    from .summary import format_summary
+
+    payload = _input(args.input)
+    template = _template(args.template)
+    check_run(args.sync, template, payload)
+    found = _run_on_endpoint(args, payload, io_) if args.endpoint else _run_here(args, template, payload, io_)
+    if found is None:
+        return EXIT_FAILED
+    summary = public_summary(found)
     if args.json:
         io_.print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     else:
@@ -242,6 +275,17 @@ def _print_schedules(sb: Any, speed: float, io_: Output) -> None:
         state = sb.client("scheduler").get_schedule(Name=schedule.name, GroupName=schedule.group)["State"]
         every = f"every {schedule.every / 60:g} min = {schedule.every / speed:g} s real"
         io_.print(f"  {schedule.name:<64} {state:<8} {every}")
+
+
+def _print_rest_api(sb: Any, url: str, io_: Output) -> None:
+    """The REST API's invoke URL on this server, and a signed request to it (sandbox/rest_endpoint.py)."""
+    from .rest_endpoint import gateway_of, invoke_url
+
+    if not gateway_of(sb).api_ids():
+        return
+    api = invoke_url(sb, url)
+    io_.print(f"REST API (AWS_IAM: SigV4-signed with the keys above, service execute-api): {api}")
+    io_.print(f'  awscurl --service execute-api "{api}/regions"   # with the environment above')
 
 
 def _serve(args: argparse.Namespace, io_: Output) -> int:
@@ -273,6 +317,7 @@ def _serve(args: argparse.Namespace, io_: Output) -> int:
                 f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
                 f"AWS_DEFAULT_REGION={sb.region}"
             )
+            _print_rest_api(sb, url, io_)
             io_.print("state machines:")
             for name, arn in sorted(sb.state_machines.items()):
                 io_.print(f"  {name:<20} {arn}")

@@ -283,7 +283,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ running
     def start_sync(self, sync: str, input: Any = None, *, name: str | None = None) -> str:
-        """StartExecution (always named: moto leaves $$.Execution.Name null otherwise); returns the ARN."""
+        """StartExecution, named `<sync>-<time>-<hex>` unless `name` is given; returns the ARN."""
         arn = self.state_machine_arn(sync)
         short = self.sync_name(arn)
         if isinstance(input, str):
@@ -379,12 +379,9 @@ class Sandbox:
     ) -> tuple[int, Any]:
         """Send an API Gateway REST proxy event for `method path` to the function the template's Api events
         route it to, in process; returns (status, body as JSON when it is). See sandbox/api.py."""
-        from .api import ApiGateway
+        from .rest_endpoint import gateway_of
 
-        gateway = self.__dict__.get("_api_gateway")
-        if gateway is None or gateway.sb is not self or gateway.sam is not self._require().translated.sam:
-            gateway = self.__dict__["_api_gateway"] = ApiGateway(self)
-        return gateway.request(method, path, query, body, headers=headers, signed=signed)
+        return gateway_of(self).request(method, path, query, body, headers=headers, signed=signed)
 
     # ------------------------------------------------------------------ HTTP
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> str:

@@ -85,6 +85,20 @@ def account_keys(account: str, region: str) -> tuple[str, str]:
     return key.access_key_id, key.secret_access_key
 
 
+def own_keys_as_operator(account: str, region: str, key_id: str) -> None:
+    """Make the sandbox's own keys (`key_id` for id and secret) those of the `sandbox-operator` IAM user of
+    `account`, so the API's SigV4 check (sandbox.sigv4) finds whose they are in moto's IAM."""
+    from moto.iam.models import iam_backends  # moto is started by then
+
+    backend = iam_backends[account]["aws"]
+    user = "sandbox-operator"
+    if user not in backend.users:
+        backend.create_user(region, user)
+    if not any(k.access_key_id == key_id for k in backend.users[user].access_keys):
+        key = backend.create_access_key(user)
+        key.access_key_id = key.secret_access_key = key_id
+
+
 def forget_layer_credentials() -> None:
     """A new sandbox is a new AWS: credentials and clients the caller's own copy of the layer cached
     (code calling the layer directly, beside the handlers' cold copies) belong to the last one."""

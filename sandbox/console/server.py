@@ -101,14 +101,18 @@ class Console:
         return Response(path.read_bytes(), content_type=_STATIC_TYPES[path.suffix])
 
 
-def mounted(console: Any, aws: Any) -> Callable[..., Iterable[bytes]]:
-    """One WSGI app: `/console` and below to the console, every other path to `aws`."""
+def mounted(console: Any, aws: Any, rest_api: Any = None) -> Callable[..., Iterable[bytes]]:
+    """One WSGI app: `/console` and below to the console, the REST API's stage URLs to `rest_api`
+    (sandbox/rest_endpoint.py), every other path to `aws`."""
+    from ..rest_endpoint import STAGE_PATH
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == BASE:
             start_response("308 Permanent Redirect", [("Location", f"{BASE}/")])
             return [b""]
+        if rest_api is not None and STAGE_PATH.match(path):
+            return rest_api(environ, start_response)
         target = console if path.startswith(f"{BASE}/") else aws
         return target(environ, start_response)
 
@@ -118,8 +122,8 @@ def mounted(console: Any, aws: Any) -> Callable[..., Iterable[bytes]]:
 class SandboxServer:
     """moto's threaded HTTP server with the console in front; `url` once started."""
 
-    def __init__(self, console: Console, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.console, self.host, self.port = console, host, port
+    def __init__(self, console: Console, host: str = "127.0.0.1", port: int = 0, rest_api: Any = None) -> None:
+        self.console, self.host, self.port, self.rest_api = console, host, port, rest_api
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -128,7 +132,11 @@ class SandboxServer:
 
         aws = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
-            self.host, self.port, mounted(self.console, aws), threaded=True, request_handler=MotoRequestHandler
+            self.host,
+            self.port,
+            mounted(self.console, aws, self.rest_api),
+            threaded=True,
+            request_handler=MotoRequestHandler,
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-server", daemon=True)
         self._thread.start()
@@ -149,8 +157,12 @@ class SandboxServer:
 
 
 def serve_sandbox(sb: Any, host: str, port: int) -> tuple[str, Callable[[], None]]:
-    """Serve an open Sandbox: its AWS endpoint and its console on one port; returns (base URL, stop)."""
+    """Serve an open Sandbox: its AWS endpoint, its REST API's stages and its console on one port; returns
+    (base URL, stop)."""
+    from ..rest_endpoint import gateway_of, rest_endpoint
+
     data = ConsoleData(sb.client("stepfunctions"), lambda path, params: sb.api("GET", path, params))
     age = float(sb.deployment.environment.get("DISCOVERY_AGE_HOURS") or 6)
-    server = SandboxServer(Console(data, discovery_age_hours=age), host=host, port=port)
+    rest_api = rest_endpoint(sb) if gateway_of(sb).api_ids() else None
+    server = SandboxServer(Console(data, discovery_age_hours=age), host=host, port=port, rest_api=rest_api)
     return server.start(), server.stop

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .dynamodb import dynamodb_lock, install_dynamodb_patches
+from .executions import install_execution_names
 from .iam import install_role_enforcement, is_allowed
 from .map_runs import children_of, install_map_run_children
 from .service_faults import install_service_faults
@@ -17,10 +18,10 @@ from .sts import external_id_allowed, install_sts_external_id_check, trust_allow
 def install_moto_patches(engine: Any) -> list[Callable[[], None]]:
     """Every patch a sandbox needs, in order; the undos, to be run last first. The fleet role is enforced
     (trust, ExternalId, its policies), DynamoDB is as strict as AWS, EC2 and STS answer the engine's faults,
-    a map run's items are child executions and a stopped execution stays stopped."""
+    a map run's items are child executions, a stopped execution stays stopped and an unnamed one gets a UUID."""
     undos = [install_sts_external_id_check(), install_role_enforcement(), install_dynamodb_patches()]
     undos.append(install_service_faults(engine))
-    return [*undos, install_map_run_children(), install_final_stop()]
+    return [*undos, install_map_run_children(), install_final_stop(), install_execution_names()]
 
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "dynamodb_lock",
     "external_id_allowed",
     "install_dynamodb_patches",
+    "install_execution_names",
     "install_final_stop",
     "install_map_run_children",
     "install_moto_patches",

@@ -65,12 +65,13 @@ def test_a_bad_operation_fails_the_invocation_naming_it(sb):
 
 def forged(sb, method, path, body=None):
     """An API Gateway event as a caller with lambda:InvokeFunction could write it, identity block and all."""
-    from sandbox.api import ApiGateway
+    from sandbox.api import SANDBOX_ACCESS_KEY, ApiGateway
+    from sandbox.sigv4 import caller_of
 
     gateway = ApiGateway(sb)
     route, params, _ = gateway.resolve(method, path)
     assert route is not None and route.function == "ManageApiFunction"
-    return gateway.event(route, method, path, params, {}, body, {}, True)
+    return gateway.event(route, method, path, params, {}, body, {}, caller_of(SANDBOX_ACCESS_KEY))
 
 
 def test_a_forged_api_event_invoked_directly_reaches_no_write_route(sb):

@@ -141,7 +141,7 @@ def _group(pattern: str, text: str) -> str:
     return match.group(1)
 
 
-def test_serve_answers_boto3_from_another_process():
+def test_serve_answers_boto3_from_another_process(capsys):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
         [
@@ -183,11 +183,47 @@ def test_serve_answers_boto3_from_another_process():
         rows = boto3.client("dynamodb", endpoint_url=url, **creds).scan(TableName=table)["Count"]
         assert rows == 3  # the item's row from each map and the run's summary
         assert boto3.client("drs", endpoint_url=url, **creds).describe_source_servers()["items"] == []
+        _unnamed_starts_and_map_runs_answer(sfn, arn, deadline)
+        _run_targets_the_served_sandbox(sfn, arn, url, capsys)
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert out.rstrip().endswith("stopped")
+
+
+def _run_targets_the_served_sandbox(sfn, arn, url, capsys):
+    """`sandbox run --endpoint` starts the run on that server (its executions list grows by one each time)."""
+    before = len(sfn.list_executions(stateMachineArn=arn)["executions"])
+    for _ in range(2):
+        assert main(["sandbox", "run", "smoke", "--template", SMOKE, "--endpoint", url, "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["status"] == "SUCCEEDED" and summary["executionArn"].startswith(
+            arn.replace(":stateMachine:", ":execution:")
+        )
+        assert sfn.describe_execution(executionArn=summary["executionArn"])["status"] == "SUCCEEDED"
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == before + 2
+    assert main(["sandbox", "run", "smoke", "--template", SMOKE, "--endpoint", url, "--param", "A=1"]) == 2
+    assert main(["sandbox", "run", "smoke", "--template", SMOKE, "--endpoint", "http://127.0.0.1:9"]) == 2
+    assert "no sandbox answers there" in capsys.readouterr().err
+
+
+def _unnamed_starts_and_map_runs_answer(sfn, arn, deadline):
+    """StartExecution without a name (as the README shows it) is named with a UUID, as AWS names it, so a
+    second one is another execution; ListExecutions of a map run lists its items."""
+    unnamed = [sfn.start_execution(stateMachineArn=arn, input='{"items": [{"id": 2}]}')["executionArn"] for _ in "ab"]
+    names = [a.rsplit(":", 1)[1] for a in unnamed]
+    assert names[0] != names[1] and all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", n) for n in names)
+    for execution_arn in unnamed:
+        while (desc := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert desc["status"] == "SUCCEEDED" and desc["name"] in names
+    (run, *_) = sfn.list_map_runs(executionArn=unnamed[0])["mapRuns"]
+    children = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+    assert children and all(c["mapRunArn"] == run["mapRunArn"] for c in children)
+    with pytest.raises(sfn.exceptions.InvalidName):
+        sfn.start_execution(stateMachineArn=arn, name="has space", input="{}")
 
 
 def test_format_summary_of_a_sync():
@@ -385,7 +421,7 @@ def test_the_readme_sandbox_commands_run_as_written(capsys):
     import shlex
 
     commands = [shlex.split(line)[1:] for line in _readme_lines() if line.startswith(".venv/bin/drs-fleet-sync ")]
-    runs = [argv for argv in commands if argv[:2] == ["sandbox", "run"]]
+    runs = [argv for argv in commands if argv[:2] == ["sandbox", "run"] and "--endpoint" not in argv]  # test_readme
     assert len(runs) >= 3 and any(argv[:2] == ["sandbox", "serve"] for argv in commands)
     for argv in runs:
         assert main(argv) == 0, argv

@@ -236,6 +236,31 @@ def test_product_template_deploys_with_everything_it_declares(aws):
         assert res.attributes["Name"] == f"{dep.stack_name}-{sync}-sync", lid  # the name the layer derives
     globals_env = set(dep.translated.sam["Globals"]["Function"]["Environment"]["Variables"])
     assert set(dep.environment) == globals_env
+    _assert_rest_api_as_declared(dep, aws("apigateway"))
+    _assert_permissions_name_the_api(dep, aws("lambda"), dep.physical_id("FleetSyncApi"))
+
+
+def _assert_rest_api_as_declared(dep, apigw):
+    """The template's REST API is in moto's API Gateway: name, every route with IAM auth and its function's
+    proxy integration, the stage; the permissions' SourceArns name its id."""
+    (api,) = apigw.get_rest_apis()["items"]
+    assert api["id"] == dep.physical_id("FleetSyncApi") and api["name"] == f"{dep.stack_name}-api"
+    body = dep.translated.cfn["Resources"]["FleetSyncApi"]["Properties"]["Body"]["paths"]
+    resources = {r["path"]: r for r in apigw.get_resources(restApiId=api["id"], limit=500)["items"]}
+    for path, operations in body.items():
+        for verb in operations:
+            http_method = "ANY" if verb == "x-amazon-apigateway-any-method" else verb.upper()
+            method = apigw.get_method(restApiId=api["id"], resourceId=resources[path]["id"], httpMethod=http_method)
+            assert method["authorizationType"] == "AWS_IAM", (path, verb)
+            integration = method["methodIntegration"]
+            assert integration["type"] == "AWS_PROXY" and ":function:drs-fleet-sync-" in integration["uri"], path
+    assert {s["stageName"] for s in apigw.get_stages(restApiId=api["id"])["item"]} >= {"v1"}
+
+
+def _assert_permissions_name_the_api(dep, lam, api_id):
+    policy = json.loads(lam.get_policy(FunctionName=dep.physical_id("QueryApiFunction"))["Policy"])
+    arns = [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"]]
+    assert arns and all(f":{api_id}/" in arn for arn in arns), arns
 
 
 # ------------------------------------------------------------------ intrinsics, conditions, skipping
@@ -248,8 +273,8 @@ def test_unsupported_types_are_skipped_by_type_and_references_still_resolve(tmp_
         Transform: AWS::Serverless-2016-10-31
         Resources:
           Api:
-            Type: AWS::ApiGateway::RestApi
-            Properties: {Name: x}
+            Type: AWS::AppSync::GraphQLApi
+            Properties: {Name: x, AuthenticationType: AWS_IAM}
           Fn:
             Type: AWS::Serverless::Function
             Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.12}
@@ -265,7 +290,7 @@ def test_unsupported_types_are_skipped_by_type_and_references_still_resolve(tmp_
     )
     dep = deploy(path, aws)
     assert dep.resources["Api"].skipped
-    assert dep.notes == ["skipped Api (AWS::ApiGateway::RestApi): the sandbox has no emulation for this resource type"]
+    assert dep.notes == ["skipped Api (AWS::AppSync::GraphQLApi): the sandbox has no emulation for this resource type"]
     policy = json.loads(aws("lambda").get_policy(FunctionName=dep.physical_id("Fn"))["Policy"])
     assert "sandbox-skipped" in json.dumps(policy)
 

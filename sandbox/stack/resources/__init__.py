@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..model import Creator
+from .apigateway import create_api_deployment, create_api_stage, create_rest_api
 from .dynamodb import create_table
 from .events import create_event_bus, create_event_bus_policy, create_rule
 from .functions import create_function, create_layer, create_permission
@@ -26,6 +27,9 @@ CREATORS: dict[str, Creator] = {
     "AWS::CloudWatch::Alarm": create_alarm,
     "AWS::CloudWatch::Dashboard": create_dashboard,
     "AWS::SNS::Topic": create_topic,
+    "AWS::ApiGateway::RestApi": create_rest_api,
+    "AWS::ApiGateway::Deployment": create_api_deployment,
+    "AWS::ApiGateway::Stage": create_api_stage,
     "AWS::Events::EventBus": create_event_bus,
     "AWS::Events::EventBusPolicy": create_event_bus_policy,
     "AWS::Events::Rule": create_rule,

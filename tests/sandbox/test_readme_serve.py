@@ -1,0 +1,95 @@
+"""The README's commands that target `sandbox serve`, run as written against a serve started as the README
+starts it, so the README cannot drift: the environment block, the aws CLI commands (the real CLI when this
+machine has one, else `aws_cli_shim.py`, boto3 with the CLI's parameter names), awscurl's signed requests to the
+REST API and `sandbox run --endpoint`."""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+MARK = "@@@ done"
+pytestmark = pytest.mark.slow  # a serve of the whole template, then every command
+
+
+def _sandbox_block() -> str:
+    blocks = re.findall(r"^```bash\n(.*?)^```", README, re.MULTILINE | re.DOTALL)
+    return next(b for b in blocks if "# in another shell" in b)
+
+
+def _serve_argv(block: str) -> list[str]:
+    line = next(x for x in block.splitlines() if " sandbox serve --fleet " in x)
+    argv = shlex.split(line.split("  #")[0])
+    argv[argv.index("--port") + 1] = "0"  # a free port; the commands get its URL in place of the README's
+    return [sys.executable, "-m", "sandbox.cli", *argv[1:]]
+
+
+def _aws_on_path(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PATH"] = f"{ROOT / '.venv/bin'}:{env['PATH']}"
+    real = shutil.which("aws")
+    if real is None or subprocess.run([real, "--version"], capture_output=True, env=env).returncode != 0:
+        shim = tmp_path / "aws"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests/sandbox/aws_cli_shim.py"}" "$@"\n')
+        shim.chmod(0o755)
+        env["PATH"] = f"{tmp_path}:{env['PATH']}"
+    return env
+
+
+def _start(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str, str]:
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 180
+    while not any("Ctrl-C" in line for line in lines):
+        assert time.monotonic() < deadline and proc.poll() is None, lines
+        lines.append(proc.stdout.readline())
+    banner = "".join(lines)
+    return proc, re.search(r"serving at (http://\S+)", banner).group(1), banner  # type: ignore[union-attr]
+
+
+def test_the_readme_commands_against_serve_run_as_written(tmp_path):
+    block = _sandbox_block()
+    env = _aws_on_path(tmp_path)
+    proc, url, banner = _start(_serve_argv(block), env)
+    try:
+        commands = block.split("# in another shell", 1)[1].splitlines()[1:]
+        export = next(c for c in commands if c.startswith("export "))
+        assert export.replace("http://127.0.0.1:5055", url) in banner  # the whole environment serve prints
+        script = "set -eo pipefail\n" + "".join(
+            f"{c.replace('http://127.0.0.1:5055', url)}\necho '{MARK}'\n" for c in commands if c.strip()
+        )
+        done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        outputs = dict(zip([c for c in commands if c.strip()], done.stdout.split(MARK + "\n"), strict=False))
+        _check_outputs(outputs, banner)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+
+
+def _check_outputs(outputs: dict[str, str], banner: str) -> None:
+    assert len(outputs) >= 8, outputs
+    for command, out in outputs.items():
+        if command.startswith("aws stepfunctions start-execution"):
+            assert re.search(r'"executionArn": "arn:aws:states:\S+:[0-9a-f-]{36}"', out), out
+        elif command.startswith("aws apigateway get-rest-apis"):
+            assert "drs-fleet-sync-api" in out, out
+        elif " awscurl " in f" {command}" or command.startswith(".venv/bin/awscurl"):
+            body = json.loads(out)
+            assert "message" not in body, (command, body)  # no API Gateway refusal
+            assert body.get("regions") or body.get("executionArn"), body
+        elif "--endpoint" in command:
+            assert re.match(r"inventory  SUCCEEDED\n", out), out
+    rest_api = re.search(r"REST API .*: (http://\S+)", banner)
+    assert rest_api and rest_api.group(1).endswith("/v1/_user_request_")
