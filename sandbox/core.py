@@ -137,12 +137,10 @@ class Sandbox:
         forget_layer_credentials()
         self._undo.append(forget_layer_credentials)
         self.engine.reset()
-        # the fleet role enforced (trust, ExternalId, its policies); DynamoDB as strict as AWS
-        for patch in ("install_sts_external_id_check", "install_role_enforcement", "install_dynamodb_patches"):
-            self._undo.append(self._import("sandbox.moto_patches", patch)())
-        self._undo.append(self._import("sandbox.moto_patches", "install_service_faults")(self.engine))  # EC2/STS faults
+        self._undo += self._import("sandbox.moto_patches", "install_moto_patches")(
+            self.engine
+        )  # moto answers as AWS does
         self._undo.append(speed_up_moto())
-        self._undo.append(self._import("sandbox.moto_patches", "install_map_run_children")())
         self._undo.append(quiet_interpreter_log())
         self.deployment = stack.deploy(translated, lambda service: self.client(service))
         self._names = StackNames(self.deployment)

@@ -99,9 +99,11 @@ def running_executions(account: str, region: str) -> list[Any]:
     return [e for sm in list(backend.state_machines) for e in list(sm.executions) if e.status == "RUNNING"]
 
 
-def _started(execution: Any) -> bool:
+def _stopped(execution: Any) -> bool:
+    from .moto_patches import is_stopped
+
     worker = getattr(execution, "exec_worker", None)
-    return worker is None or getattr(worker, "env", None) is not None
+    return execution.status != "RUNNING" or is_stopped(getattr(worker, "env", None))
 
 
 def finish_executions(sb: Any, lambdas: Any, timeout: float, threads_before: set[int | None]) -> None:
@@ -118,13 +120,14 @@ def finish_executions(sb: Any, lambdas: Any, timeout: float, threads_before: set
 
     if timeout > 0 and running():
         sb.clock.wait_until(lambda: not running(), None, poll=0.01, real_limit=timeout)
-    # moto builds an execution's environment in its thread: one just started cannot be stopped before
-    sb.clock.wait_until(lambda: all(_started(e) for e in running()), None, poll=0.005, real_limit=5)
-    for execution in running():
+    stopping = running()
+    for execution in stopping:
         log.warning("stopping %s: the sandbox is closing", execution.execution_arn)
         sb.client("stepfunctions").stop_execution(
             executionArn=execution.execution_arn, error="Sandbox.Closed", cause="the sandbox was closed"
         )
+    # only once every stop has landed: a handler stopped before would fail its task, and so its execution
+    sb.clock.wait_until(lambda: all(_stopped(e) for e in stopping), None, poll=0.005, real_limit=5)
     lambdas.stop_all()  # a handler still running returns, so its execution's thread can end
     deadline = time.monotonic() + 5
     for thread in [t for t in TMP_THREADS if t.ident not in threads_before]:

@@ -80,7 +80,8 @@ def account_keys(account: str, region: str) -> tuple[str, str]:
     user = "sandbox-operator"
     if user not in backend.users:
         backend.create_user(region, user)
-    key = backend.create_access_key(user)
+    keys = backend.users[user].access_keys  # IAM allows two keys per user: reuse the first
+    key = keys[0] if keys else backend.create_access_key(user)
     return key.access_key_id, key.secret_access_key
 
 

@@ -93,6 +93,8 @@ class Scheduler:
         self.schedules: list[Schedule] = []
         self.firings: list[Firing] = []
         self.unsupported: list[str] = []  # schedules that never fire here, and why
+        # Other timers on the same clock (sandbox/eventbridge.py): each has next_due() and fire_due().
+        self.sources: list[Any] = []
         self._refused: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._stopped = threading.Event()
@@ -157,7 +159,8 @@ class Scheduler:
     # ------------------------------------------------------------------ firing
     def next_due(self) -> float | None:
         with self._lock:
-            return min((s.next_due for s in self.schedules), default=None)
+            dues = [s.next_due for s in self.schedules] + [source.next_due() for source in self.sources]
+            return min((d for d in dues if d is not None), default=None)
 
     def fire_due(self) -> list[Firing]:
         """Fire every schedule whose time has come, once per time passed (a clock moved on by an hour fires a
@@ -173,6 +176,8 @@ class Scheduler:
                     if firing is not None:
                         fired.append(firing)
                         self.firings.append(firing)
+        for source in list(self.sources):
+            source.fire_due()
         return fired
 
     def _fire(self, schedule: Schedule, due: datetime) -> Firing | None:
@@ -252,8 +257,10 @@ class Scheduler:
 def start_scheduler(sb: Any) -> Callable[[], None]:
     """Give an open Sandbox its `scheduler`, the schedules loaded and (under a real clock) firing; returns
     what stops it."""
+    from .eventbridge import start_eventbridge
     from .executions import running_executions
 
     scheduler = Scheduler(sb.clock, sb.client, lambda: running_executions(sb.account, sb.region))
+    start_eventbridge(sb, scheduler)
     sb.scheduler = scheduler.load().start()
     return scheduler.stop

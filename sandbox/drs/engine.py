@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import clock, jobs, recovery, servers, shapes, staging
+from . import clock, events, jobs, recovery, servers, service_faults, shapes, staging
 from .counters import CallCounters
 from .errors import DrsError, unrecognized_client
 from .faults import Call, Fault, FaultSet, parse_faults, uninitialized_error
@@ -63,6 +63,13 @@ class DrsEngine:
         self._estate = Estate(default_page_size=default_page_size, ec2=ec2)
         self._defaults = (seed, max_replicating_servers)
         self._init_state(seed, max_replicating_servers)
+        # Where the events go (sandbox/eventbridge.py: put(account, region, event, delay=...)); None: nowhere.
+        self.event_sink: Callable[..., Any] | None = None
+
+    def emit(self, account: str, region: str, event: Json | Callable[[], Json | None], delay: float) -> None:
+        """Hand one event of (account, region) to EventBridge, `delay` seconds on (a callable is read then)."""
+        if self.event_sink is not None:
+            self.event_sink(account, region, event, delay=delay)
 
     def _init_state(self, seed: int | None, max_replicating_servers: int) -> None:
         self._estate.clear(seed=seed if seed is not None else 0, max_replicating_servers=max_replicating_servers)
@@ -122,8 +129,11 @@ class DrsEngine:
             self._faults = FaultSet(parsed, rng=random.Random(f"{self.seed}:faults"))
 
     def fault_answer(self, call: Call) -> tuple[float, DrsError | None]:
-        """(delay, error or None) the faults give a call of another service (EC2, STS: ``call.service``)."""
-        return self._faults.evaluate(call)
+        """(delay, error or None) for an EC2 or STS call: the faults', or AWS's answer in a region not enabled."""
+        delay, error = self._faults.evaluate(call)
+        if (call.account, call.region) in self._estate.disabled:
+            error = service_faults.not_enabled_answer(call)
+        return delay, error
 
     @property
     def faults(self) -> list[dict[str, Any]]:
@@ -158,6 +168,9 @@ class DrsEngine:
             status, payload = self._dispatch(operation, labels, query or {}, body or b"", account, region)
         except DrsError as e:
             self._counters.count(account, region, operation, e.code)
+            if events.changes_something(operation):
+                record = events.api_call(operation, account, region, None, error=(e.code, e.message))
+                self.emit(account, region, record, events.API_CALL_DELAY_SECONDS)
             return e.response(headers)
         except Exception as e:  # a simulator bug: answer like AWS would (500) and keep the traceback
             log.exception("DRS simulator failed on %s", operation)
@@ -203,6 +216,8 @@ class DrsEngine:
             jobs.progress(state)
             payload = handler(Ctx(self._estate, state, operation), params)
             out = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+            if events.changes_something(operation):
+                self._emit_call(operation, account, region, params, payload)
         status: int = op_model.http.get("responseCode", 200)
         return status, out
 
@@ -216,6 +231,56 @@ class DrsEngine:
             raise unrecognized_client()
         if fault_error is not None:
             raise fault_error
+
+    def _emit_call(self, operation: str, account: str, region: str, params: Json, payload: Any) -> None:
+        self.emit(account, region, events.api_call(operation, account, region, params), events.API_CALL_DELAY_SECONDS)
+        if operation == "StartRecovery" and isinstance(payload, dict):
+            job = payload["job"]
+            for p in job.get("participatingServers", []):
+                result = self._launch_result(account, region, job["jobID"], p["sourceServerID"])
+                self.emit(account, region, result, jobs.JOB_SECONDS["LAUNCH"] + events.SERVICE_EVENT_DELAY_SECONDS)
+
+    def _launch_result(self, account: str, region: str, job_id: str, sid: str) -> Callable[[], Json | None]:
+        """DRS's Launch Result event of one server of a launch job, as it stands when the job has ended."""
+
+        def read() -> Json | None:
+            with self._lock:
+                st = self._estate.region(account, region)
+                jobs.progress(st)
+                job = st.jobs.get(job_id)
+                if job is None or job["status"] != "COMPLETED":
+                    return None
+                kind = "DRILL" if job.get("initiatedBy") == "START_DRILL" else "RECOVERY"
+                launched = any(
+                    p["sourceServerID"] == sid and p.get("launchStatus") == "LAUNCHED"
+                    for p in job["participatingServers"]
+                )
+                server = st.servers.get(sid) or {}
+            state = f"{kind}_LAUNCH_{'SUCCEEDED' if launched else 'FAILED'}"
+            return events.service_event(
+                events.LAUNCH_RESULT, [server.get("arn", sid)], {"state": state, "job-id": job_id}
+            )
+
+        return read
+
+    def stall_replication(self, account: str, region: str, source_server_ids: Iterable[str]) -> None:
+        """Replication of these servers stalls (the agent is no longer seen), and DRS says so by an event."""
+        with self._lock:
+            st = self._estate.region(account, region)
+            found = {sid: st.servers.get(sid) for sid in source_server_ids}
+            missing = sorted(sid for sid, s in found.items() if s is None)
+            if missing:
+                raise KeyError(f"no source servers {missing} in {account}/{region}")
+            stalled = [s for s in found.values() if s is not None]
+            for s in stalled:
+                s["dataReplicationInfo"] = {
+                    **s["dataReplicationInfo"],
+                    "dataReplicationState": "STALLED",
+                    "dataReplicationError": {"error": "AGENT_NOT_SEEN", "rawError": "Agent has not been seen"},
+                }
+        for s in stalled:
+            event = events.service_event(events.REPLICATION_STALLED, [s["arn"]], {"state": "STALLED"})
+            self.emit(account, region, event, events.SERVICE_EVENT_DELAY_SECONDS)
 
     # ---------------------------------------------------------------------------- seeding API
     def set_initialized(self, account: str, region: str, initialized: bool = True) -> None:

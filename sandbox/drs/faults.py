@@ -302,16 +302,16 @@ class FaultSet:
             for r in rules:
                 if getattr(r.fault, flag):
                     r.fire()
-                    return _service_answer(call, codes[call.service], r.fault.message)
+                    return service_faults.answer(call, codes[call.service], r.fault.message)
         for r in rules:
             if r.fault.throttle_tps and r.bucket(call).take():
                 r.fire()
-                return _service_answer(call, sf.THROTTLED[call.service], r.fault.message)
+                return service_faults.answer(call, sf.THROTTLED[call.service], r.fault.message)
         for r in rules:
             f = r.fault
             if (f.error or f.error_rate) and (f.error_rate is None or self._chance(f.error_rate)):
                 r.fire()
-                return _service_answer(call, f.error or sf.INTERNAL[call.service], f.message)
+                return service_faults.answer(call, f.error or sf.INTERNAL[call.service], f.message)
         return None
 
     def _modelled(self, rules: list[_Rule], call: Call) -> DrsError | None:
@@ -327,11 +327,6 @@ class FaultSet:
                 r.fire()
                 return DrsError("InternalServerException", f.message or "Internal server error (simulated)")
         return None
-
-
-def _service_answer(call: Call, code: str, message: str | None) -> DrsError:
-    text = message or service_faults.message(call.service, code, call.operation, call.account, call.region)
-    return DrsError(code, text, status=service_faults.status(call.service, code))
 
 
 def _not_enabled(rules: list[_Rule], call: Call) -> DrsError | None:

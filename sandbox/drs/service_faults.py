@@ -19,6 +19,12 @@ errorRate     500 ``InternalError``           500 ``InternalFailure``
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
+
+from .errors import DrsError
+
+if TYPE_CHECKING:
+    from .faults import Call
 
 SERVICES = ("drs", "ec2", "sts")
 
@@ -38,6 +44,7 @@ ERRORS: dict[str, dict[str, int]] = {
         "AccessDenied": 403,
         "Throttling": 400,
         "RegionDisabledException": 403,
+        "InvalidClientTokenId": 403,
         "InternalFailure": 500,
         "ExpiredTokenException": 400,
         "MalformedPolicyDocument": 400,
@@ -80,9 +87,32 @@ def message(service: str, code: str, operation: str, account: str, region: str) 
     if code == "AccessDenied":
         return f"User is not authorized to perform: sts:{operation} in account {account}"
     if code == "RegionDisabledException":
-        return f"STS is not activated in this region ({region}) for account {account}"
+        return (
+            f"STS is not activated in this region for account:{account}. Your account administrator can "
+            "activate STS in this region using the IAM Console."
+        )
+    if code == "InvalidClientTokenId":
+        return "The security token included in the request is invalid."
     if code in ("RequestLimitExceeded", "Throttling"):
         return "Rate exceeded" if service == "sts" else "Request limit exceeded."
     if code == "AuthFailure":
         return "AWS was not able to validate the provided access credentials"
     return f"{code} (simulated)"
+
+
+def answer(call: Call, code: str, text: str | None = None) -> DrsError:
+    """The error ``call``'s service answers with ``code`` (its HTTP status; AWS's message unless ``text``)."""
+    return DrsError(
+        code,
+        text or message(call.service, code, call.operation, call.account, call.region),
+        status=status(call.service, code),
+    )
+
+
+def not_enabled_answer(call: Call) -> DrsError:
+    """What EC2 or STS answers in a region the account has not enabled: EC2 ``AuthFailure``; STS
+    ``RegionDisabledException`` for an AssumeRole of one of the account's roles (the account that would issue
+    the credentials has not activated STS there), ``InvalidClientTokenId`` for its own credentials."""
+    if call.service == "sts" and not call.operation.startswith("AssumeRole"):
+        return answer(call, "InvalidClientTokenId")
+    return answer(call, NOT_ENABLED[call.service])

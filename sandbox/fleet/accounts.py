@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ __all__ = [
     "ROLE_TEMPLATE",
     "accounts_rows",
     "check_accounts_table",
+    "ensure_event_forwarding",
     "ensure_role",
     "external_id_of",
     "role_exists",
@@ -24,6 +26,7 @@ __all__ = [
 ]
 
 ROLE_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "cross-account-role.yaml"
+FORWARDING_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "event-forwarding.yaml"
 ROLE_POLICY_NAME = "drs-fleet-sync"  # the template's inline policy; a fleet's rolePolicy replaces it
 
 
@@ -86,6 +89,35 @@ def _client_in(account: str, service: str) -> Any:
 
     key, secret = account_keys(account, "us-east-1")
     return boto3.client(service, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
+
+
+def ensure_event_forwarding(account: str, regions: list[str], hub_bus_arn: str) -> None:
+    """Deploy templates/event-forwarding.yaml into ``account`` in each of ``regions`` (moto), as the StackSet
+    does; a region that has the forwarding rule already is left as it is."""
+    import boto3
+    from moto.events.models import events_backends
+
+    from ..runtime import account_keys
+    from ..stack import deploy, translate
+
+    key, secret = account_keys(account, "us-east-1")  # one key of the account (IAM allows two per user)
+    session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret)
+    for region in regions:
+        default = events_backends[account][region].event_buses.get("default")
+        if default is not None and any(r.name.startswith("drs-fleet-sync-events-") for r in default.rules.values()):
+            continue
+        translated = translate(
+            FORWARDING_TEMPLATE,
+            {"HubEventBusArn": hub_bus_arn},
+            stack_name="drs-fleet-sync-events",
+            account=account,
+            region=region,
+        )
+        deploy(translated, partial(_session_client, session, region))
+
+
+def _session_client(session: Any, region: str, service: str) -> Any:
+    return session.client(service, region_name=region)
 
 
 def role_exists(account: str, role_name: str) -> bool:

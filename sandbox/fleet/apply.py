@@ -7,7 +7,7 @@ import random
 import weakref
 from dataclasses import dataclass
 
-from sandbox.drs import DrsEngine, shapes
+from sandbox.drs import DrsEngine, events, shapes
 from sandbox.drs.faults import FaultError
 
 from .accounts import check_accounts_table, ensure_role, external_id_of, role_exists, write_accounts
@@ -180,6 +180,9 @@ def add_source_servers(
     attach_ec2(engine, servers, engine.seed)
     new_ids = [engine.create_source_server(account, region, s.spec) for s in servers]
     engine.set_initialized(account, region, True)
+    for sid in new_ids:  # each agent registers its server with DRS: CloudTrail records the call
+        record = events.api_call("CreateSourceServerForDrs", account, region, {"sourceServerID": sid})
+        engine.emit(account, region, record, events.API_CALL_DELAY_SECONDS)
     applied = _applied.get(engine)
     if applied is not None and not role_exists(account, applied.role_name):
         unregistered = AccountSpec.model_validate({"accountId": account, "registered": False})  # reaches no row

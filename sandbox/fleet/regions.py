@@ -4,8 +4,9 @@ Source: AWS's Regions page, https://docs.aws.amazon.com/global-infrastructure/la
 (column "Opt-in status": "Required"; every commercial region AWS launched after 20 March 2019 is opt-in).
 botocore's partition data (``botocore/data/partitions.json``, ``endpoints.json``) lists the regions but says
 nothing about opt-in, so the list is written out here; tests/sandbox/test_fleet.py checks that each is one of
-botocore's DRS regions. In a region the account has not enabled, AWS answers every call with 403
-``UnrecognizedClientException`` (the simulator's ``disabledRegions`` behaviour).
+botocore's DRS regions. In a region the account has not enabled, DRS answers every call with 403
+``UnrecognizedClientException``, EC2 with 401 ``AuthFailure`` and STS, asked there for one of the account's
+roles, with 403 ``RegionDisabledException`` (the simulator's ``disabledRegions`` behaviour).
 """
 
 from __future__ import annotations

@@ -111,6 +111,10 @@ def test_no_caller_sets_or_removes_an_external_id_and_rotation_draws_a_new_one(s
         ({"accountId": "555555555555", "externalId": None}, "externalId"),
         ({"accountId": "555555555555", "stagingAccounts": [STAGING]}, "stagingAccounts"),
         ({"accountId": "555555555555", "enabled": "yes"}, "enabled"),
+        ({"accountId": "555555555555", "allowedDrsAccounts": ["12345"]}, "allowedDrsAccounts.0"),
+        ({"accountId": "555555555555", "allowedDrsAccounts": TARGET}, "allowedDrsAccounts"),
+        ({"accountId": "555555555555", "allowedDrsAccounts": ["777777777777"]}, "allowedDrsAccounts"),  # unknown
+        ({"accountId": "555555555555", "allowedDrsAccounts": ["555555555555"]}, "allowedDrsAccounts"),  # itself
         ({}, "accountId"),
     ],
 )
@@ -119,6 +123,42 @@ def test_a_bad_account_is_rejected_naming_the_field_and_nothing_is_written(sb, b
     payload = expect(sb, "POST", "/accounts/targets", 400, body=body)
     assert field in fields(payload) or any(e["reason"] and field in e["reason"] for e in payload["errors"]), payload
     assert rows(sb) == before
+
+
+def test_allowed_drs_accounts_are_set_by_registration_and_patch_checked_and_audited(sb):
+    since = len(sb.logs("ManageApiFunction"))
+    path = f"/accounts/targets/{OTHER_TARGET}"
+    # a target lets TARGET's servers read its EC2; duplicates collapse, the answer and a GET show the list
+    body = {"allowedDrsAccounts": [TARGET, STAGING, TARGET]}
+    changed = expect(sb, "PATCH", path, 200, body=body)
+    assert changed["allowedDrsAccounts"] == [TARGET, STAGING]
+    assert expect(sb, "GET", path, 200)["allowedDrsAccounts"] == [TARGET, STAGING]
+    assert rows(sb)[OTHER_TARGET]["allowedDrsAccounts"] == [TARGET, STAGING]
+    # every id must be a registered account other than itself; a refused PATCH writes nothing
+    for bad in (["777777777777"], [OTHER_TARGET], ["1234"], [TARGET] * 1001):
+        refused = expect(sb, "PATCH", path, 400, body={"allowedDrsAccounts": bad})
+        assert {f.split(".")[0] for f in fields(refused)} == {"allowedDrsAccounts"}, refused
+    assert rows(sb)[OTHER_TARGET]["allowedDrsAccounts"] == [TARGET, STAGING]
+    # a staging account of a target may list DRS accounts too
+    staging_path = f"/accounts/targets/{TARGET}/staging-accounts/{STAGING}"
+    staging = expect(sb, "PATCH", staging_path, 200, body={"allowedDrsAccounts": [TARGET]})
+    assert staging["allowedDrsAccounts"] == [TARGET]
+    # [] and null are the default (none but itself): the attribute goes
+    assert expect(sb, "PATCH", path, 200, body={"allowedDrsAccounts": []})["allowedDrsAccounts"] == []
+    assert "allowedDrsAccounts" not in rows(sb)[OTHER_TARGET]
+    assert expect(sb, "PATCH", staging_path, 200, body={"allowedDrsAccounts": None})["allowedDrsAccounts"] == []
+    assert "allowedDrsAccounts" not in rows(sb)[STAGING]
+    # registration takes the list too
+    spare = "555555555555"
+    created = expect(sb, "POST", "/accounts/targets", 201, body={"accountId": spare, "allowedDrsAccounts": [TARGET]})
+    assert created["allowedDrsAccounts"] == [TARGET] and rows(sb)[spare]["allowedDrsAccounts"] == [TARGET]
+    expect(sb, "DELETE", f"/accounts/targets/{spare}", 200)
+    # each change is audited with its caller, request and the account it changed
+    audits = [r["audit"] for r in sb.logs("ManageApiFunction")[since:] if r.get("message") == "write request"]
+    patches = [a for a in audits if a["method"] == "PATCH" and a["status"] == 200]
+    assert patches[0]["request"] == body and patches[0]["affected"]["accountId"] == [OTHER_TARGET]
+    assert all(a["callerArn"] for a in audits)
+    assert [a["status"] for a in audits if a["method"] == "PATCH"] == [200, 400, 400, 400, 400, 200, 200, 200]
 
 
 def test_an_account_added_through_the_api_is_synced_with_the_external_id_the_hub_returned(sb):

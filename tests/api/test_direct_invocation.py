@@ -106,15 +106,25 @@ def test_the_direct_operations_role_can_only_start_syncs_and_read_their_status(s
     statements = role_statements(sb, "DataManagementFunction")
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     own = {a for a in granted if not a.startswith(("xray:", "logs:"))}
-    assert own == {"states:StartExecution", "dynamodb:GetItem"}, own
+    # a scoped recovery-instance run takes that sync's lock before it starts: that one row, nothing else
+    lock = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "states:DescribeExecution"}
+    assert own == {"states:StartExecution", *lock}, own
     manage = sb.function_name("DataManagementFunction")
-    accounts = sb.table_name("accounts")
+    accounts, state = sb.table_name("accounts"), sb.table_name("sync-state")
     calls = [
         Call(manage, "dynamodb", "UpdateItem", {"TableName": accounts, "Key": {"accountId": TARGET}}),
         Call(manage, "dynamodb", "GetItem", {"TableName": accounts, "Key": {"accountId": TARGET}}),
         Call(manage, "sts", "AssumeRole", {"RoleArn": f"arn:aws:iam::{TARGET}:role/DrsFleetSyncRole"}),
+        Call(manage, "dynamodb", "PutItem", {"TableName": state, "Key": {"pk": "lock#inventory", "sk": "lock"}}),
+        Call(manage, "dynamodb", "DeleteItem", {"TableName": state, "Key": {"pk": "lock#tags", "sk": "lock"}}),
     ]
-    assert len(denied_calls(sb, calls, "DataManagementFunction")) == 3
+    assert len(denied_calls(sb, calls, "DataManagementFunction")) == 5
+    allowed = [
+        Call(
+            manage, "dynamodb", "PutItem", {"TableName": state, "Key": {"pk": "lock#recovery-instances", "sk": "lock"}}
+        )
+    ]
+    assert denied_calls(sb, allowed, "DataManagementFunction") == []
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("api-*.json")))

@@ -24,6 +24,17 @@ ASL_STATES = {
     "Update region status",
     "Invalidate the region cache",
     "Finish the run",
+    "Did a shared task fail?",
+    "Hand back the summary",
+}
+# Where a failed task leads: never entered by a run whose every task succeeded.
+FAILURE_STATES = {
+    "Fail: InvalidSyncInput",
+    "Fail: RunNotPlanned",
+    "Fail: RunNotSummarized",
+    "Fail: RegionStatusNotUpdated",
+    "Fail: RegionCacheNotInvalidated",
+    "Fail: RunNotFinished",
 }
 
 
@@ -49,11 +60,12 @@ def test_the_graph_shows_every_state_with_the_status_its_history_says(browser, u
     arn = runs["filtered"]["executionArn"]
     open_page(browser, f"{url}/console/executions/{quote(arn, safe='')}")
     drawn = {g.get_attribute("data-state"): g.get_attribute("data-status") for g in by_testid(browser, "state")}
-    assert set(drawn) == ASL_STATES | {"Start", "End"}
+    assert set(drawn) == ASL_STATES | FAILURE_STATES | {"Start", "End"}
     entered = {e["stateEnteredEventDetails"]["name"] for e in sb.history(arn) if e["type"].endswith("StateEntered")}
     assert entered == ASL_STATES - {"Note the skipped run"}
     assert {s for s, status in drawn.items() if status == "succeeded"} == entered | {"Start", "End"}
     assert drawn["Note the skipped run"] == "not-entered"
+    assert {drawn[s] for s in FAILURE_STATES} == {"not-entered"}
     history_rows = by_testid(browser, "event")
     assert [r.get_attribute("data-type") for r in history_rows] == [e["type"] for e in sb.history(arn)]
     browser.find_element(By.CSS_SELECTOR, "[data-state='Resolve the scan plan'] rect").click()

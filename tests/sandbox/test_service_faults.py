@@ -16,7 +16,13 @@ from sandbox.runtime import account_keys
 
 ACCOUNT, OTHER = "111111111111", "222222222222"
 REGION = "eu-west-1"
-FLEET = {"accounts": [{"accountId": ACCOUNT, "regions": {REGION: {"sourceServers": 1}}}, {"accountId": OTHER}]}
+OPT_IN = "ap-east-1"  # an opt-in region: ACCOUNT has not enabled it, OTHER has
+FLEET = {
+    "accounts": [
+        {"accountId": ACCOUNT, "regions": {REGION: {"sourceServers": 1}}},
+        {"accountId": OTHER, "enabledRegions": [OPT_IN]},
+    ]
+}
 KEYS: dict[str, tuple[str, str]] = {}  # one access key per account (IAM allows two a user)
 NO_RETRY = botocore.config.Config(retries={"mode": "standard", "max_attempts": 1})
 
@@ -131,6 +137,39 @@ def test_an_assume_role_fault_matches_the_account_of_the_role_not_the_caller(sb)
     )
     sts = _client(sb, "sts", sb.account, REGION)  # the stack's account assumes ACCOUNT's role
     assert error_of(lambda: sts.assume_role(RoleArn=role, RoleSessionName="probe")) == ("RegionDisabledException", 403)
+
+
+def test_an_opt_in_region_the_account_has_not_enabled_answers_each_service_as_aws_does(sb):
+    role = f"arn:aws:iam::{ACCOUNT}:role/{sb.cross_account_role_name}"
+    sts = _client(sb, "sts", sb.account, OPT_IN)  # the hub asks ap-east-1's own STS endpoint for ACCOUNT's role
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts.assume_role(RoleArn=role, RoleSessionName="probe")
+    assert (e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "RegionDisabledException",
+        403,
+    )
+    assert f"STS is not activated in this region for account:{ACCOUNT}" in e.value.response["Error"]["Message"]
+    # ACCOUNT's own credentials are not valid there, for STS, EC2 or DRS
+    assert error_of(_client(sb, "sts", ACCOUNT, OPT_IN).get_caller_identity) == ("InvalidClientTokenId", 403)
+    assert error_of(_client(sb, "ec2", ACCOUNT, OPT_IN).describe_instances) == ("AuthFailure", 401)
+    assert error_of(_client(sb, "drs", ACCOUNT, OPT_IN).describe_source_servers) == (
+        "UnrecognizedClientException",
+        403,
+    )
+    # the hub region's STS and a region OTHER enabled answer on: the role's trust decides (no ExternalId here)
+    hub_sts = _client(sb, "sts", sb.account, sb.region)
+    assert error_of(lambda: hub_sts.assume_role(RoleArn=role, RoleSessionName="probe")) == ("AccessDenied", 403)
+    other_role = f"arn:aws:iam::{OTHER}:role/{sb.cross_account_role_name}"
+    assert error_of(lambda: sts.assume_role(RoleArn=other_role, RoleSessionName="probe")) == ("AccessDenied", 403)
+    assert "Reservations" in _client(sb, "ec2", OTHER, OPT_IN).describe_instances()
+
+
+def test_the_product_assumes_roles_through_its_own_regions_sts_endpoint_only(sb):
+    """The layer's STS client is the hub region's regional endpoint (botocore's default, pinned in the layer),
+    whose credentials AWS accepts in every region: no pair's region is ever asked for credentials."""
+    from fleet_sync.core import aws
+
+    assert aws.client("sts").meta.endpoint_url == f"https://sts.{sb.region}.amazonaws.com"
 
 
 def test_drs_faults_do_not_touch_ec2_and_ec2_faults_do_not_touch_drs(sb):

@@ -84,6 +84,22 @@ def test_an_origin_that_allows_the_drs_account_enriches_it():
         assert tags["serversTagged"] == 4
 
 
+def test_an_origin_lets_the_drs_account_read_its_ec2_through_the_accounts_api():
+    with Sandbox(fleet=fleet({}), parameters=PARAMS) as sb:
+        assert sb.run_sync("inventory")["originsNotTrusted"] == 1
+        # When the origin's operator lets the DRS account read its EC2 (PATCH, as the API's callers do)
+        status, answer = sb.api("PATCH", f"/accounts/targets/{ORIGIN}", body={"allowedDrsAccounts": [DRS]})
+        assert status == 200 and answer["allowedDrsAccounts"] == [DRS]
+        # Then the next run enriches the DRS account's rows from the origin's instances
+        summary = sb.run_sync("inventory")
+        assert summary["originsNotTrusted"] == 0 and summary["enrichmentWarnings"] == []
+        assert all(r.get("ec2InstanceType") and r.get("privateIp") for r in drs_rows(sb))
+        # ... and once it takes that back, the origin is not read again
+        status, _ = sb.api("PATCH", f"/accounts/targets/{ORIGIN}", body={"allowedDrsAccounts": None})
+        assert status == 200
+        assert sb.run_sync("inventory")["originsNotTrusted"] == 1
+
+
 def test_a_failed_ec2_read_keeps_the_last_known_ec2_fields_and_says_so():
     with Sandbox(fleet=copy.deepcopy(fleet({"allowedDrsAccounts": [DRS]})), parameters=PARAMS) as sb:
         sb.run_sync("inventory")

@@ -307,7 +307,7 @@ def test_wave_completion_run_syncs_just_its_servers_with_the_execution_drs_names
     assert outsider in after  # a scoped run never deletes
     untouched = {s for s in before if s not in wave}
     assert all(after[s] == before[s] for s in untouched)
-    # the status record still describes the last full run, and the scoped run took no lock
+    # the status record still describes the last full run, and the scoped run released the sync's lock
     status = get_recovery_instance_sync_status()
     assert status["executionArn"] == full["executionArn"]
     state = {(i["pk"], i["sk"]) for i in sb.items("sync-state")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..model import Creator
 from .dynamodb import create_table
+from .events import create_event_bus, create_event_bus_policy, create_rule
 from .functions import create_function, create_layer, create_permission
 from .iam import create_managed_policy, create_policy, create_role
 from .monitoring import create_alarm, create_dashboard, create_topic
@@ -25,6 +26,9 @@ CREATORS: dict[str, Creator] = {
     "AWS::CloudWatch::Alarm": create_alarm,
     "AWS::CloudWatch::Dashboard": create_dashboard,
     "AWS::SNS::Topic": create_topic,
+    "AWS::Events::EventBus": create_event_bus,
+    "AWS::Events::EventBusPolicy": create_event_bus_policy,
+    "AWS::Events::Rule": create_rule,
 }
 SUPPORTED_TYPES = frozenset(CREATORS)
 

@@ -42,7 +42,9 @@ def test_every_top_level_state_is_a_node_with_its_edges() -> None:
     assert (START, ASL["StartAt"], "next") in edges
     assert ("Is another run in progress?", "Note the skipped run", "choice") in edges
     assert ("Is another run in progress?", "Scan each account and region", "default") in edges
-    assert ("Finish the run", END, "next") in edges
+    assert ("Finish the run", "Did a shared task fail?", "next") in edges
+    assert ("Hand back the summary", END, "next") in edges
+    assert ("Finish the run", "Fail: RunNotFinished", "catch") in edges
     for name, state in ASL["States"].items():
         if "Next" in state:
             assert (name, state["Next"], "next") in edges

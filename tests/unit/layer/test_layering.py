@@ -55,9 +55,11 @@ def test_there_is_no_import_cycle():
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [
-        ("fleet_sync.core", {"fleet_sync.run", "fleet_sync.syncs", "fleet_sync.api"}),
+        ("fleet_sync.core", {"fleet_sync.run", "fleet_sync.syncs", "fleet_sync.api", "fleet_sync.events"}),
         ("fleet_sync.run", {"fleet_sync.api"}),
-        ("fleet_sync.syncs", {"fleet_sync.api"}),
+        ("fleet_sync.syncs", {"fleet_sync.api", "fleet_sync.events"}),
+        ("fleet_sync.run", {"fleet_sync.events"}),
+        ("fleet_sync.events", {"fleet_sync.api"}),
     ],
 )
 def test_imports_go_one_way(package, forbidden):

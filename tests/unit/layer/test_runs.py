@@ -42,6 +42,25 @@ def test_an_expired_lease_of_a_running_holder_is_not_taken_over(tables):
     assert state.acquire_lock("inventory", B, is_running=lambda arn: False, now=10**9)
 
 
+def test_a_lock_taken_for_an_execution_being_started_is_held_for_its_grace_only(tables):
+    from fleet_sync.run.sync_state import START_GRACE_SECONDS
+
+    (table,) = tables("SyncStateTable")
+    state = SyncStateStore(table)
+    assert state.acquire_lock("recovery-instances", A, is_running=lambda arn: None, now=1000, starting=True)
+    # A does not exist yet (its StartExecution is on its way): the lock is A's during the grace
+    assert not state.acquire_lock("recovery-instances", B, is_running=lambda arn: None, now=1000 + START_GRACE_SECONDS)
+    # A never started: after the grace the lock is taken over
+    assert state.acquire_lock("recovery-instances", B, is_running=lambda arn: None, now=1001 + START_GRACE_SECONDS)
+    # a started holder that has ended is taken over at once, grace or not
+    assert state.acquire_lock("tags", A, is_running=lambda arn: None, now=1000, starting=True)
+    assert state.acquire_lock("tags", B, is_running=lambda arn: False, now=1001)
+    # A's own first state takes the lock it was given, and the grace ends with it
+    assert state.acquire_lock("inventory", A, is_running=lambda arn: None, now=1000, starting=True)
+    assert state.acquire_lock("inventory", A, is_running=lambda arn: True, now=1001)
+    assert "startingUntil" not in (state.lock("inventory") or {})
+
+
 def test_item_results_round_trip_and_summarize(tables):
     (table,) = tables("SyncStateTable")
     state = SyncStateStore(table)

@@ -36,6 +36,7 @@ ERROR_STATUS: dict[str, int] = {
     "AccountNotRegistered": 404,
     "ServerNotFound": 404,
     "InvalidSyncInput": 400,
+    "SyncBusy": 409,
 }
 
 
@@ -49,7 +50,7 @@ def status_of(exc: BaseException) -> int | None:
 ERROR_DESCRIPTIONS = {
     400: "a parameter or body field is not valid: `errors` names each field and the reason",
     404: "the thing the path names does not exist",
-    409: "the change contradicts the accounts table",
+    409: "the change contradicts the accounts table; a scoped run (SyncBusy): another run of the sync holds its lock",
     415: "the body is not JSON: send Content-Type application/json",
 }
 # Methods whose body the routes read: any Content-Type but JSON is refused with 415 before routing.

@@ -90,7 +90,7 @@ def _body(model: Strict | None) -> dict[str, Any]:
     tags=["syncs"],
     summary="Start a sync's state machine, optionally scoped (docs/design.md: the execution input)",
     status_code=202,
-    responses=responses(202, STARTED, 400),
+    responses=responses(202, STARTED, 400, 409),
 )
 def post_sync(
     sync: Annotated[SyncName, Path()],
@@ -105,7 +105,7 @@ def post_sync(
     tags=["aliases"],
     summary="Alias of POST /syncs/recovery-instances (the specification's route)",
     status_code=202,
-    responses=responses(202, STARTED, 400),
+    responses=responses(202, STARTED, 400, 409),
 )
 def post_recovery_instance_sync(
     scope: Annotated[SyncStartRequest | None, Body(description="the execution input")] = None,

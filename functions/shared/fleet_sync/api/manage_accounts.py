@@ -51,6 +51,21 @@ def _check_role(role_arn: str | None, settings: Settings) -> None:
         )
 
 
+def _check_allowed_drs_accounts(table: AccountsStore, account_id: str, allowed: list[str] | None) -> None:
+    """The DRS accounts an account lets read its EC2 are registered accounts other than itself: a typo or an
+    account not yet registered would otherwise be trusted the day someone registers that id."""
+    if not allowed:
+        return
+    if account_id in allowed:
+        reason = f"{account_id} is the account itself, which always reads its own EC2: list other accounts only"
+        raise ApiValidationError("allowedDrsAccounts", reason, "body")
+    registered = {a.accountId for a in table.all(include_disabled=True, consistent=True)}
+    unknown = [a for a in allowed if a not in registered]
+    if unknown:
+        reason = f"not registered accounts: {', '.join(unknown[:10])}; register them first"
+        raise ApiValidationError("allowedDrsAccounts", reason, "body")
+
+
 def accounts_store(settings: Settings) -> AccountsStore:
     return AccountsStore(aws.dynamodb().Table(settings.accounts_table))
 
@@ -93,7 +108,9 @@ def get_targets() -> dict[str, Any]:
 def post_target(account: Annotated[NewTargetAccount, Body()]) -> Response[dict[str, Any]]:
     settings = _settings()
     _check_role(account.roleArn, settings)
-    record = accounts_admin.add_target(accounts_store(settings), account.model_dump(exclude_none=True))
+    table = accounts_store(settings)
+    _check_allowed_drs_accounts(table, account.accountId, account.allowedDrsAccounts)
+    record = accounts_admin.add_target(table, account.model_dump(exclude_none=True))
     view = _account_view(record, settings, external_id=True)
     return json_response(201, view, headers={"Location": f"/accounts/targets/{record.accountId}"})
 
@@ -114,7 +131,8 @@ def get_target(accountId: TargetId) -> dict[str, Any]:
     "/accounts/targets/<accountId>",
     operation_id="updateTargetAccount",
     tags=["accounts"],
-    summary="Change a target's name, role ARN or enabled flag (null removes name/role)",
+    summary="Change a target's name, role ARN, enabled flag or allowedDrsAccounts (null removes name, role, "
+    "allowedDrsAccounts)",
     responses=responses(200, "the account as stored", 400, 404),
 )
 def patch_target(accountId: TargetId, changes: Annotated[AccountUpdate, Body()]) -> dict[str, Any]:
@@ -124,9 +142,9 @@ def patch_target(accountId: TargetId, changes: Annotated[AccountUpdate, Body()])
         check_role_account(changes.roleArn, accountId)
     except ValueError as exc:
         raise ApiValidationError("roleArn", str(exc), "body") from None
-    record = accounts_admin.update_account(
-        accounts_store(settings), accountId, changes.model_dump(exclude_unset=True), kind="target"
-    )
+    table = accounts_store(settings)
+    _check_allowed_drs_accounts(table, accountId, changes.allowedDrsAccounts)
+    record = accounts_admin.update_account(table, accountId, changes.model_dump(exclude_unset=True), kind="target")
     return _account_view(record, settings)
 
 
@@ -188,7 +206,9 @@ def post_staging(accountId: TargetId, account: Annotated[NewStagingAccount, Body
     if account.accountId == accountId:
         raise ApiValidationError("accountId", "a target account cannot be its own staging account", "body")
     _check_role(account.roleArn, settings)
-    record, new = accounts_admin.add_staging(accounts_store(settings), accountId, account.model_dump(exclude_none=True))
+    table = accounts_store(settings)
+    _check_allowed_drs_accounts(table, account.accountId, account.allowedDrsAccounts)
+    record, new = accounts_admin.add_staging(table, accountId, account.model_dump(exclude_none=True))
     view = _account_view(record, settings, external_id=new)
     location = f"/accounts/targets/{accountId}/staging-accounts/{record.accountId}"
     return json_response(201, {**view, "targetAccountId": accountId}, headers={"Location": location})
@@ -198,7 +218,7 @@ def post_staging(accountId: TargetId, account: Annotated[NewStagingAccount, Body
     "/accounts/targets/<accountId>/staging-accounts/<stagingAccountId>",
     operation_id="updateStagingAccount",
     tags=["accounts"],
-    summary="Change a staging account's name, role ARN or enabled flag",
+    summary="Change a staging account's name, role ARN, enabled flag or allowedDrsAccounts",
     responses=responses(200, "the staging account as stored", 400, 404),
 )
 def patch_staging(
@@ -212,6 +232,7 @@ def patch_staging(
         raise ApiValidationError("roleArn", str(exc), "body") from None
     table = accounts_store(settings)
     _check_lists(table, accountId, stagingAccountId)
+    _check_allowed_drs_accounts(table, stagingAccountId, changes.allowedDrsAccounts)
     record = accounts_admin.update_account(
         table, stagingAccountId, changes.model_dump(exclude_unset=True), kind="staging"
     )

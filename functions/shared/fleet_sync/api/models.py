@@ -177,12 +177,29 @@ class NoCallerExternalId(Strict):
         raise ValueError(HUB_GENERATED)
 
 
+ALLOWED_DRS_ACCOUNTS = (
+    "the DRS accounts whose source servers may name this account as their EC2 origin, so that the hub reads "
+    "this account's instances and tags for them: registered accounts other than this one; [] or null: none "
+    "but itself (docs/security.md)"
+)
+
+
+def allowed_drs_accounts(value: list[str] | None) -> list[str] | None:
+    """Sorted, without duplicates; an empty list is the default (none but the account itself)."""
+    return (sorted(set(value)) or None) if value is not None else None
+
+
 class AccountFields(NoCallerExternalId):
     name: AccountName | None = None
     roleArn: RoleArn | None = Field(
         default=None,
         description="default arn:aws:iam::{accountId}:role/{CrossAccountRoleName}; must name that account and role",
     )
+    allowedDrsAccounts: list[AccountId] | None = Field(
+        default=None, max_length=MAX_ACCOUNTS, description=ALLOWED_DRS_ACCOUNTS
+    )
+
+    _allowed = field_validator("allowedDrsAccounts")(allowed_drs_accounts)
 
 
 class NewAccount(AccountFields):
@@ -210,17 +227,22 @@ class NewStagingAccount(NewAccount):
 
 
 class AccountUpdate(NoCallerExternalId):
-    """Fields to change; a field set to null is removed (name, roleArn). The ExternalId is not among them:
-    only rotation changes it, and nothing removes it."""
+    """Fields to change; a field set to null is removed (name, roleArn, allowedDrsAccounts; so is an empty
+    allowedDrsAccounts). The ExternalId is not among them: only rotation changes it, and nothing removes it."""
 
     name: AccountName | None = None
     roleArn: RoleArn | None = None
     enabled: StrictBool | None = None
+    allowedDrsAccounts: list[AccountId] | None = Field(
+        default=None, max_length=MAX_ACCOUNTS, description=ALLOWED_DRS_ACCOUNTS
+    )
+
+    _allowed = field_validator("allowedDrsAccounts")(allowed_drs_accounts)
 
     @model_validator(mode="after")
     def _something(self) -> AccountUpdate:
         if not self.model_fields_set:
-            raise ValueError("give at least one of name, roleArn, enabled")
+            raise ValueError("give at least one of name, roleArn, enabled, allowedDrsAccounts")
         if "enabled" in self.model_fields_set and self.enabled is None:
             raise ValueError("enabled must be true or false")
         return self

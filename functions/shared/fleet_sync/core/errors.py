@@ -26,6 +26,11 @@ class AccountWithoutExternalId(AccountNotRegistered):
     not written by the API. Its role is never assumed without one; rotating the ExternalId gives it one."""
 
 
+class SyncBusy(FleetSyncError):
+    """Another run of the sync holds its lock: a scoped run does not start beside it (it would race that
+    run's writes). Nothing was started; try again when that run has finished."""
+
+
 class ServerNotInExecution(FleetSyncError):
     """A scoped recovery-instance run named servers whose recovery instances no job of its execution launched
     (by the DRS job's tags or the execution-history table); nothing was written."""

@@ -39,6 +39,7 @@ class Settings(BaseModel):
     inventory_fresh_minutes: int = Field(alias="INVENTORY_FRESH_MINUTES", default=15, gt=0)
     recovery_instances_sync_rate_minutes: int = Field(alias="RECOVERY_INSTANCES_SYNC_RATE_MINUTES", default=5, gt=0)
     cross_account_role_name: str = Field(alias="CROSS_ACCOUNT_ROLE_NAME", default="DrsFleetSyncRole")
+    event_debounce_seconds: int = Field(alias="EVENT_DEBOUNCE_SECONDS", default=60, ge=1)
 
     def table_name(self, table: Table) -> str:
         """The deployed name of a product table (its settings field is its env var, lower-cased)."""

@@ -46,6 +46,11 @@ class SyncInput(BaseModel):
     def _account_ids(cls, v: list[str] | None) -> list[str] | None:
         return account_ids(v)
 
+    @property
+    def scoped(self) -> bool:
+        """A scoped run (its input names its one pair), which takes the sync's lock before it starts."""
+        return False
+
 
 def account_ids(v: list[str] | None) -> list[str] | None:
     """A validator of lists of account ids (12 digits each)."""
@@ -143,14 +148,23 @@ class RunEvent(BaseModel):
     run: RunRecord
 
 
+class CaughtError(BaseModel):
+    """What an ASL Catch hands on: the error's name and its cause (for a Lambda, its error document as JSON)."""
+
+    Error: str
+    Cause: str | None = None
+
+
 class FinishEvent(BaseModel):
-    """Finish's event: the run and its summary (none for a skipped run). The summary is validated with the
-    sync's own summary model."""
+    """Finish's event: the run, its summary (none for a skipped run or when Summarize failed) and the shared
+    tasks that failed, by the name their Catch gives them. The summary is validated with the sync's own
+    summary model."""
 
     model_config = ConfigDict(extra="forbid")
 
     run: RunRecord
     summary: dict[str, Any] | None = None
+    failures: dict[str, CaughtError] = Field(default_factory=dict)
 
 
 class RegionStatusUpdate(BaseModel):

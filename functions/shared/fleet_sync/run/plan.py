@@ -39,6 +39,19 @@ class Plan:
         return sum(1 for r in self.regions if r not in scanned)
 
 
+SCOPED_DECISION = "scoped"
+
+
+def pair_plan(account_id: str, region: str, registered: list[str], all_regions: list[str], kind: str = "") -> Plan:
+    """A scoped run's plan: exactly one (account, region), which must be a registered account (of `kind`, when
+    given: the sync's own selection) and a DRS region (an input error otherwise, before anything is written)."""
+    if account_id not in registered:
+        raise InvalidSyncInput(f"accountId: {account_id} is not a registered {kind + ' ' if kind else ''}account")
+    if region not in all_regions:
+        raise InvalidSyncInput(f"region: {region} is not a DRS region")
+    return Plan(SCOPED_DECISION, [{"accountId": account_id, "region": region}], [account_id], [region], [], 1)
+
+
 def scope(request: SyncInput, registered: list[str], all_regions: list[str]) -> tuple[list[str], list[str]]:
     """The accounts and regions a run may touch; unknown names are an input error, not an empty scan."""
     accounts = sorted(registered)

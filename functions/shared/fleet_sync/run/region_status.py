@@ -135,6 +135,24 @@ class RegionStatusStore:
             ExpressionAttributeValues=values,
         )
 
+    def mark_active(self, account_id: str, region: str, *, now: datetime | None = None) -> bool:
+        """A DRS event said servers exist in the pair: make it active at once (a server count of at least 1)
+        so every plan scans it, until a scan records the real count. A pair already active keeps its count;
+        lastChecked (the discovery clock) is left to the scans. False when it was active already."""
+        try:
+            self.table.update_item(
+                Key=REGION_STATUS.key(account_id, region),
+                UpdateExpression="SET #s = :s, serverCount = :one, markedActiveAt = :t REMOVE errorCode, errorMessage",
+                ConditionExpression="attribute_not_exists(serverCount) OR serverCount < :one",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": AVAILABLE, ":one": 1, ":t": iso(now or utc_now())},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     def record_sync_outcome(
         self,
         sync: str,

@@ -47,5 +47,6 @@ class SyncSpec:
     # The sync's own summary fields (not its counters) from the common summary, the item results and the run.
     summary_fields: SummaryFields = no_fields
     # A scoped run's plan from its input and (registered accounts, all regions), or None for a normal run.
-    # A scoped run (decision "scoped") takes no lock and leaves the sync's status record alone.
+    # A scoped run (decision "scoped") leaves the sync's status record alone; like every run it writes under
+    # the sync's lock, which its starter takes before StartExecution (run/start.py).
     scoped_plan: ScopedPlan | None = None

@@ -39,6 +39,14 @@ class ItemError(BaseModel):
     message: str
 
 
+class TaskFailure(BaseModel):
+    """A shared task of the run that failed after its retries (the run finished without it)."""
+
+    error: str = Field(description="the name the state machine gives the failure, e.g. RegionStatusNotUpdated")
+    taskError: str = Field(description="the task's own error, e.g. the Lambda's exception class")
+    cause: str = Field(description="the task's error message")
+
+
 class Summary(BaseModel):
     """The fields every sync's summary carries (docs/design.md, "Summary contract")."""
 
@@ -49,7 +57,10 @@ class Summary(BaseModel):
     executionArn: str = Field(description="the execution")
     runId: str = Field(description="the execution's name", json_schema_extra=DERIVED)
     decision: Decision = Field(title="decision", description="how the plan chose its pairs")
-    outcome: Outcome = Field(description="complete, partial (some items failed), failed (all) or skipped")
+    outcome: Outcome = Field(
+        description="complete, partial (some items or a shared task failed), failed (all items, or summarizing)"
+        " or skipped"
+    )
     workItems: list[Pair] = Field(
         title="work items", description=f"the (account, region) pairs scanned, the first {MAX_WORK_ITEMS_IN_SUMMARY}"
     )
@@ -70,6 +81,10 @@ class Summary(BaseModel):
         default=None, description="planned items that recorded no result (only when some did not)"
     )
     counts: dict[str, int] = Field(description="every counter the items reported, summed")
+    taskFailures: list[TaskFailure] | None = Field(
+        default=None,
+        description="shared tasks that failed (only when one did): the execution fails with the first one's name",
+    )
     durationMs: int = Field(default=0, title="duration", description="from the execution's start to its summary")
 
     @classmethod

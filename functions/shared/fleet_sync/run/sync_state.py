@@ -2,7 +2,8 @@
 status record per sync, the region-cache generation stamp, and the keys the tag sync manages per server.
 
 Keys (pk / sk): `run#{runId}` / `item#{accountId}#{region}` and `summary`; `lock#{sync}` / `lock`;
-`status#{sync}` / `status`; `cache#regions` / `generation`; `tags#{accountId}#{region}` / the server id.
+`status#{sync}` / `status`; `cache#regions` / `generation`; `tags#{accountId}#{region}` / the server id;
+`event#{accountId}#{region}` / the sync a DRS event started for the pair (its debounce window).
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ RUN_TIMEOUT_SECONDS = 5 * 3600
 # which Lambda ends after at most 15 minutes: its lease is its bound.
 INVOCATION_PREFIX = "invocation#"
 INVOCATION_LEASE_SECONDS = 900
+# A lock taken for an execution about to be started (a scoped run, by the API that starts it) counts as held
+# this long while its execution does not exist yet; once it exists, only whether it runs counts.
+START_GRACE_SECONDS = 60
 GENERATION_KEY = SYNC_STATE.key("cache#regions", "generation")
+EVENT_PREFIX = "event#"
+EVENT_WINDOW_TTL_SECONDS = 86400  # a closed window is only history: the table's TTL removes it
 
 
 def item_expires_at() -> int:
@@ -65,23 +71,60 @@ def _conditional_failed(exc: ClientError) -> bool:
 class SyncStateStore:
     table: Any
 
+    # ---- the debounce window of the DRS events of one pair
+    def open_event_window(self, account_id: str, region: str, sync: str, seconds: int, *, now: float) -> bool:
+        """Open the pair's window for `sync`: True for the first event (the caller starts the run), False while
+        a window opened by an earlier event is still on. One conditional write, so a storm of events handled
+        at once opens one window."""
+        until = int(now) + seconds
+        try:
+            self.table.put_item(
+                Item={
+                    **SYNC_STATE.key(f"{EVENT_PREFIX}{account_id}#{region}", sync),
+                    "windowEndsAt": until,
+                    "openedAt": iso(utc_now()),
+                    "expiresAt": int(until + EVENT_WINDOW_TTL_SECONDS),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR windowEndsAt <= :now",
+                ExpressionAttributeValues={":now": int(now)},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def close_event_window(self, account_id: str, region: str, sync: str) -> None:
+        """Close the pair's window for `sync` (its run could not start): the next event opens it again."""
+        self.table.delete_item(Key=SYNC_STATE.key(f"{EVENT_PREFIX}{account_id}#{region}", sync))
+
     # ---- the lock of a sync
     def acquire_lock(
-        self, sync: str, execution_arn: str, *, is_running: Callable[[str], bool], now: float | None = None
+        self,
+        sync: str,
+        execution_arn: str,
+        *,
+        is_running: Callable[[str], bool | None],
+        now: float | None = None,
+        starting: bool = False,
     ) -> bool:
         """Take the sync's lock for this execution. False when another live execution holds it.
 
-        `is_running(execution_arn)` tells whether a holder still runs; a holder that failed, timed out or was
-        stopped without releasing its lock is taken over at once. A holder that still runs keeps its lock
-        whatever its lease says (its state machine times out before the lease ends).
+        `is_running(execution_arn)` tells whether a holder still runs (None: no such execution); a holder
+        that failed, timed out or was stopped without releasing its lock is taken over at once. A holder that
+        still runs keeps its lock whatever its lease says (its state machine times out before the lease
+        ends). `starting`: the execution is about to be started, so the lock is held for it during
+        START_GRACE_SECONDS before its execution exists.
         """
         now = time.time() if now is None else now
-        item = {
+        item: dict[str, Any] = {
             **_lock_key(sync),
             "executionArn": execution_arn,
             "acquiredAt": iso(utc_now()),
             "expiresAt": int(now + LOCK_LEASE_SECONDS),
         }
+        if starting:
+            item["startingUntil"] = int(now + START_GRACE_SECONDS)
         try:
             self.table.put_item(
                 Item=item,
@@ -248,11 +291,15 @@ class SyncStateStore:
                 batch.delete_item(Key=SYNC_STATE.key(_tags_pk(account_id, region), sid))
 
 
-def _holder_runs(holder: str, lock: dict[str, Any], is_running: Callable[[str], bool], now: float) -> bool:
-    """An execution holds the lock while it runs; an invocation until its lease ends."""
+def _holder_runs(holder: str, lock: dict[str, Any], is_running: Callable[[str], bool | None], now: float) -> bool:
+    """An execution holds the lock while it runs (one being started, for its grace); an invocation until its
+    lease ends."""
     if holder.startswith(INVOCATION_PREFIX):
         return int(lock.get("expiresAt") or 0) >= now
-    return is_running(holder)
+    running = is_running(holder)
+    if running is None:
+        return int(lock.get("startingUntil") or 0) >= now
+    return running
 
 
 def _item_result(raw: dict[str, Any]) -> ItemResult:

@@ -19,6 +19,7 @@ from .accounts import AccountsStore
 from .models import (
     MAX_WORK_ITEMS_IN_SUMMARY,
     CacheInvalidated,
+    CaughtError,
     FinishEvent,
     InvalidateEvent,
     ItemResult,
@@ -36,10 +37,12 @@ from .plan import Plan, build_plan
 from .region_status import RegionStatusStore, invalidate_region_cache, resolve_active_regions
 from .registry import sync_spec
 from .spec import SyncSpec
-from .summary import Summary, summarize
+from .start import execution_runs
+from .summary import Summary, TaskFailure, summarize
 from .sync_state import SyncStateStore, item_expires_at
 
 FALLBACK_DECISIONS = ("fallback_empty", "fallback_error")
+MAX_CAUSE_CHARS = 1000
 
 
 # ------------------------------------------------------------------ Resolve the scan plan
@@ -54,7 +57,7 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
     request = parse_sync_input(spec.input_model, event.sync, event.input)
     ddb = aws.dynamodb()
     state = SyncStateStore(ddb.Table(settings.sync_state_table))
-    plan, scoped = _plan(spec, request, settings, ddb)
+    plan = _plan(spec, request, settings, ddb)
     run = RunRecord(
         sync=event.sync,
         runId=event.executionName,
@@ -66,10 +69,10 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
         decision="skipped",
     )
     sfn = aws.client("stepfunctions")
-    # A scoped run (one pair after a wave completes) runs alongside the scheduled runs: it takes no lock,
-    # nor does a sample run.
-    if not (scoped or is_sample_run(run.runId)) and not state.acquire_lock(
-        event.sync, event.executionArn, is_running=lambda arn: _is_running(sfn, arn)
+    # Every run writes under its sync's lock, a scoped one too (its starter usually took the lock for it);
+    # a sample run writes nothing, so it takes none.
+    if not is_sample_run(run.runId) and not state.acquire_lock(
+        event.sync, event.executionArn, is_running=lambda arn: execution_runs(sfn, arn)
     ):
         return run
     key = f"plans/{event.sync}/{event.executionName}.json"
@@ -92,14 +95,14 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
     )
 
 
-def _plan(spec: SyncSpec, request: SyncInput, settings: Settings, ddb: Any) -> tuple[Plan, bool]:
-    """The run's plan, and whether it is a scoped run's."""
+def _plan(spec: SyncSpec, request: SyncInput, settings: Settings, ddb: Any) -> Plan:
+    """The run's plan: a scoped run's one pair, or the pairs the region statuses call for."""
     registered = AccountsStore(ddb.Table(settings.accounts_table)).all()
     accounts = [a.accountId for a in spec.select_accounts(registered, request)]
     all_regions = drs_regions(settings.drs_regions)
     scoped = spec.scoped_plan(request, accounts, all_regions) if spec.scoped_plan else None
     if scoped is not None:
-        return scoped, True
+        return scoped
     active = resolve_active_regions(
         ddb.Table(settings.region_status_table),
         all_regions=all_regions,
@@ -116,7 +119,7 @@ def _plan(spec: SyncSpec, request: SyncInput, settings: Settings, ddb: Any) -> t
         discovery_age=timedelta(hours=settings.discovery_age_hours),
         now=utc_now(),
     )
-    return plan, False
+    return plan
 
 
 def _log_plan(sync: str, plan: Plan) -> None:
@@ -132,13 +135,6 @@ def _log_plan(sync: str, plan: Plan) -> None:
             "activeRegions": len(plan.active_regions),
         },
     )
-
-
-def _is_running(sfn: Any, execution_arn: str) -> bool:
-    try:
-        return bool(sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING")
-    except sfn.exceptions.ExecutionDoesNotExist:
-        return False
 
 
 # ------------------------------------------------------------------ Summarize the run
@@ -220,30 +216,62 @@ def invalidate(event: InvalidateEvent, settings: Settings) -> CacheInvalidated:
 
 
 def finish_run(event: FinishEvent, settings: Settings) -> Summary:
-    """Store the summary and the sync's status, release the lock, publish metrics; return the summary."""
+    """Store the summary and the sync's status, release the lock, publish metrics; return the summary.
+
+    A shared task that failed before (its Catch names it in `failures`) is recorded in the summary's
+    `taskFailures` and makes a complete run partial; without a summary (Summarize failed) the run is failed.
+    """
     run, spec = event.run, sync_spec(event.run.sync)
     if is_sample_run(run.runId):  # the summary it would store, nothing stored
         return spec.summary_model.model_validate(event.summary) if event.summary else build_summary(spec, run, [])
     state = SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
-    if run.decision == "skipped" or not event.summary:
+    if run.decision == "skipped":
         summary = build_summary(spec, run, [])
         summary.outcome = "skipped"
         state.put_summary(run.runId, summary.dump())
         _publish_metrics(summary, settings)
         return summary
-    summary = spec.summary_model.model_validate(event.summary)
-    summary.durationMs = _elapsed_ms(run.startTime)
+    summary = _final_summary(spec, run, event)
     state.put_summary(run.runId, summary.dump())
-    if run.decision != "scoped":  # a scoped run is not the sync's last full run and holds no lock
+    if run.decision != "scoped":  # a scoped run is not the sync's last full run
         state.put_sync_status(run.sync, summary.dump())
-        state.release_lock(run.sync, run.executionArn)
-    _publish_metrics(summary, settings)
+    state.release_lock(run.sync, run.executionArn)
+    _publish_metrics(summary, settings, run.options.get("eventTime"))
     logged = ("sync", "decision", "outcome", "workItemCount", "pairsSkipped", "apiCallTotal", "errorCount")
     logger.info("sync finished", extra={**{k: getattr(summary, k) for k in logged}, "durationMs": summary.durationMs})
     return summary
 
 
-def _publish_metrics(summary: Summary, settings: Settings) -> None:
+def _final_summary(spec: SyncSpec, run: RunRecord, event: FinishEvent) -> Summary:
+    if event.summary is None:  # Summarize failed: what the items did is not known here
+        summary = build_summary(spec, run, [])
+        summary.itemsWithoutResult = None
+        summary.outcome = "failed"
+    else:
+        summary = spec.summary_model.model_validate(event.summary)
+    summary.durationMs = _elapsed_ms(run.startTime)
+    if event.failures:
+        summary.taskFailures = [_task_failure(name, caught) for name, caught in event.failures.items()]
+        if summary.outcome == "complete":
+            summary.outcome = "partial"
+        for failure in summary.taskFailures:
+            logger.error("shared task failed", extra=failure.model_dump())
+    return summary
+
+
+def _task_failure(name: str, caught: CaughtError) -> TaskFailure:
+    """The caught error with its message: a Lambda's cause is its error document (errorMessage, errorType)."""
+    message = caught.Cause or ""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
+        message = document["errorMessage"]
+    return TaskFailure(error=name, taskError=caught.Error, cause=f"{caught.Error}: {message}"[:MAX_CAUSE_CHARS])
+
+
+def _publish_metrics(summary: Summary, settings: Settings, event_time: str | None = None) -> None:
     metrics.namespace = settings.metrics_namespace  # the environment's, whenever the module was imported
     metrics.add_dimension(name="sync", value=summary.sync)
     count, percent = MetricUnit.Count, MetricUnit.Percent
@@ -266,3 +294,7 @@ def _publish_metrics(summary: Summary, settings: Settings) -> None:
         ("SyncDuration", MetricUnit.Milliseconds, summary.durationMs),
     ):
         metrics.add_metric(name=name, unit=unit, value=value)
+    happened = parse_iso(event_time) if event_time else None
+    if happened is not None:  # a run a DRS event started: from the event to its data stored
+        latency = max(0, int((utc_now() - happened).total_seconds() * 1000))
+        metrics.add_metric(name="EventLatency", unit=MetricUnit.Milliseconds, value=latency)

@@ -165,7 +165,13 @@ def _read_pairs(
                 existing = store.pair_rows(account_id, region)
                 scan.keep_last_known_ec2(existing)
                 store.write_records(scan.records, existing, scanned_at=scan.scanned_at)
-                store.delete_missing(account_id, region, {r["sourceServerID"] for r in scan.records}, existing)
+                store.delete_missing(
+                    account_id,
+                    region,
+                    {r["sourceServerID"] for r in scan.records},
+                    existing,
+                    scanned_at=scan.scanned_at,
+                )
                 statuses.record(account_id, region, len(scan.records), replicating_count=scan.replicating)
             else:
                 sink.servers.extend(scan.records)

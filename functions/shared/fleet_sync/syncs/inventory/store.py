@@ -273,13 +273,34 @@ class InventoryStore:
             **condition,
         )
 
-    def delete_missing(self, account_id: str, region: str, seen: set[str], existing: dict[str, dict[str, Any]]) -> int:
-        """Remove rows of this exact pair whose servers the (successful) scan no longer saw."""
-        gone = [sid for sid in existing if sid not in seen]
-        with self.table.batch_writer() as batch:
-            for sid in gone:
-                batch.delete_item(Key=INVENTORY.key(account_region(account_id, region), sid))
-        return len(gone)
+    def delete_missing(
+        self,
+        account_id: str,
+        region: str,
+        seen: set[str],
+        existing: dict[str, dict[str, Any]],
+        *,
+        scanned_at: str | None = None,
+    ) -> int:
+        """Remove rows of this exact pair whose servers the (successful) scan no longer saw.
+
+        Given `scanned_at` (when the scan read DRS), a row another scan of the pair wrote after that is kept:
+        two runs may scan one pair at once (a scoped run a DRS event started beside a scheduled run), and the
+        older reading must not delete a server the newer one found.
+        """
+        deleted = 0
+        for sid in sorted(s for s in existing if s not in seen):
+            kw: dict[str, Any] = {"Key": INVENTORY.key(account_region(account_id, region), sid)}
+            if scanned_at is not None:
+                kw["ConditionExpression"] = "attribute_not_exists(lastUpdated) OR lastUpdated < :scan"
+                kw["ExpressionAttributeValues"] = {":scan": scanned_at}
+            try:
+                self.table.delete_item(**kw)
+                deleted += 1
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        return deleted
 
     def write_tags(self, account_id: str, region: str, server_id: str, tags: dict[str, str]) -> None:
         """A server's new tags written through to its row: `sourceTags` only, and only if the row exists."""

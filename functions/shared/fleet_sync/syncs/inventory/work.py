@@ -25,7 +25,9 @@ def work(ctx: WorkContext) -> WorkOutcome:
     scan.keep_last_known_ec2(existing)
     stats = store.write_records(scan.records, existing, scanned_at=scan.scanned_at)
     # Reached only when the whole scan succeeded: a failed scan raised before this line.
-    deleted = store.delete_missing(item.accountId, item.region, {r["sourceServerID"] for r in scan.records}, existing)
+    deleted = store.delete_missing(
+        item.accountId, item.region, {r["sourceServerID"] for r in scan.records}, existing, scanned_at=scan.scanned_at
+    )
     return WorkOutcome(
         server_count=len(scan.records),
         replicating_count=scan.replicating,

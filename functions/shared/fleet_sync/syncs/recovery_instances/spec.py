@@ -1,9 +1,10 @@
 """What the recovery-instance sync accepts and plans, and its summary: read-only, so the shared tasks can
 import it.
 
-A run is either the scheduled one (every active pair of every target account) or a *scoped* run for
-one wave: `{"accountId", "region", "sourceServerIDs", "executionId"}` syncs just those servers' recovery
-instances in that one pair and records `sourceExecutionId` directly.
+A run is either the scheduled one (every active pair of every target account) or a *scoped* run of one
+pair: `{"accountId", "region"}` syncs every recovery instance of that pair (a DRS event named it: a launch,
+a failback, a terminate), and `{"accountId", "region", "sourceServerIDs", "executionId"}` (one completed
+wave) just those servers' recovery instances, recording `sourceExecutionId` directly.
 """
 
 from __future__ import annotations
@@ -12,21 +13,20 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from ...core.errors import InvalidSyncInput
 from ...core.ids import ACCOUNT_ID, SOURCE_SERVER_ID
 from ...run.accounts import AccountRecord
 from ...run.models import SyncInput
-from ...run.plan import Plan
+from ...run.plan import Plan, pair_plan
 from ...run.spec import SyncSpec
 from ...run.summary import Summary, counter
 
 SYNC = "recovery-instances"
-SCOPED_DECISION = "scoped"
 MAX_SCOPED_SERVERS = 1000  # one wave; DescribeRecoveryInstances is called with at most 200 ids at a time
 
 
 class RecoveryInstancesSyncInput(SyncInput):
-    """The scheduled input (`accounts`, `regions`, `mode`) or a scoped wave-completion run; never both."""
+    """The scheduled input (`accounts`, `regions`, `mode`) or a scoped run of one pair (optionally one wave's
+    servers); never both."""
 
     accountId: str | None = Field(default=None, pattern=ACCOUNT_ID)
     region: str | None = Field(default=None, min_length=1, max_length=32)
@@ -45,20 +45,19 @@ class RecoveryInstancesSyncInput(SyncInput):
 
     @model_validator(mode="after")
     def _scoped_fields_together(self) -> RecoveryInstancesSyncInput:
-        scoped = {
-            "accountId": self.accountId,
-            "region": self.region,
-            "sourceServerIDs": self.sourceServerIDs,
-            "executionId": self.executionId,
-        }
-        given = [k for k, v in scoped.items() if v is not None]
-        if given and len(given) != len(scoped):
-            missing = sorted(set(scoped) - set(given))
+        pair = {"accountId": self.accountId, "region": self.region}
+        wave = {"sourceServerIDs": self.sourceServerIDs, "executionId": self.executionId}
+        given = [k for k, v in {**pair, **wave}.items() if v is not None]
+        if any(v is not None for v in wave.values()) and None in {**pair, **wave}.values():
+            missing = sorted(k for k, v in {**pair, **wave}.items() if v is None)
             raise ValueError(
                 f"a wave-completion run needs accountId, region, sourceServerIDs and executionId; missing {missing}"
             )
+        if given and None in pair.values():
+            missing = sorted(k for k, v in pair.items() if v is None)
+            raise ValueError(f"a scoped run names one pair: accountId and region; missing {missing}")
         if given and (self.accounts is not None or self.regions is not None or self.mode is not None):
-            raise ValueError("a wave-completion run takes no accounts, regions or mode")
+            raise ValueError("a scoped run takes no accounts, regions or mode")
         return self
 
     @property
@@ -77,15 +76,10 @@ def target_accounts(accounts: list[AccountRecord], request: SyncInput) -> list[A
 
 
 def scoped_plan(request: SyncInput, registered_accounts: list[str], all_regions: list[str]) -> Plan | None:
-    """The plan of a wave-completion run: exactly its one pair. None for a scheduled run."""
+    """The plan of a scoped run: exactly its one pair. None for a scheduled run."""
     if not isinstance(request, RecoveryInstancesSyncInput) or request.accountId is None or request.region is None:
         return None
-    if request.accountId not in registered_accounts:
-        raise InvalidSyncInput(f"accountId: {request.accountId} is not a registered target account")
-    if request.region not in all_regions:
-        raise InvalidSyncInput(f"region: {request.region} is not a DRS region")
-    item = {"accountId": request.accountId, "region": request.region}
-    return Plan(SCOPED_DECISION, [item], [request.accountId], [request.region], [], 1)
+    return pair_plan(request.accountId, request.region, registered_accounts, all_regions, "target")
 
 
 SPEC = SyncSpec(
