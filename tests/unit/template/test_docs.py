@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from template_helpers import ROOT, template_syncs
 
 from fleet_sync.api.operations import OPERATIONS, DirectInvocation
+from fleet_sync.events.drs_events import DrsEvent, meaning_of
 from fleet_sync.run import models
 from fleet_sync.run.registry import SYNCS, sync_spec
 from sandbox.stack import load_template
@@ -236,6 +237,8 @@ def test_every_sample_event_has_a_target_that_accepts_it(sample):
         _function_model(_task_function(sample)).model_validate(event)
     elif sample.startswith("api-"):
         _check_api_event(event)
+    elif sample.startswith("drs-event-"):  # an EventBridge event for DrsEventFunction, one the hub acts on
+        assert meaning_of(DrsEvent.model_validate(event)) is not None
     elif sample.endswith("-direct-invocation.json") or sample == "recovery-instances-sync-status.json":
         assert DirectInvocation.model_validate(event).operation in OPERATIONS
         if "input" in event:
