@@ -17,7 +17,7 @@ from .cli_checks import UsageError
 from .executions import summary_of
 from .stack import DEFAULT_REGION, DEFAULT_STACK_NAME
 
-SANDBOX_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+SANDBOX_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # nosec B105  # moto's dummy keys: they never reach AWS
 POLL_SECONDS = 0.2
 
 

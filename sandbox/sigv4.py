@@ -22,7 +22,7 @@ SERVICE = "execute-api"
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = dt.timedelta(minutes=5)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
-INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105 (a message)
+INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105  # nosec B105  # a message
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
     "Access Key and signing method. Consult the service documentation for details."
