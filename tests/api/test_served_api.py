@@ -7,12 +7,11 @@ import datetime as dt
 import json
 import urllib.error
 import urllib.request
-import uuid
 
 import boto3
 import botocore.auth
 import pytest
-from api_support import TARGET, open_sandbox
+from api_support import open_sandbox
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -144,25 +143,16 @@ def test_an_unknown_stage_or_resource_is_refused_as_api_gateway_does(served):
 
 def test_past_29_seconds_the_served_api_answers_504(served):
     sb, _, url = served
-    assert sb.run_sync("inventory")["status"] == "SUCCEEDED"  # the region status a refresh reads
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    sb.client("dynamodb").update_item(
-        TableName=sb.table_name("region-status"),
-        Key={"accountId": {"S": TARGET}, "region": {"S": "eu-west-1"}},
-        UpdateExpression="SET lastSuccess = :t",
-        ExpressionAttributeValues={":t": {"S": old}},
-    )
-    sb.client("dynamodb").put_item(  # what InvalidateRegionCache does: the functions re-read region status
-        TableName=sb.table_name("sync-state"),
-        Item={"pk": {"S": "cache#regions"}, "sk": {"S": "generation"}, "generation": {"S": uuid.uuid4().hex}},
-    )
-    # DRS answers after 40 s on the sandbox clock: the synchronous re-read outlasts API Gateway's limit
-    sb.set_faults([{"accountId": TARGET, "region": "eu-west-1", "latencyMs": 40_000}])
+    assert sb.run_sync("recovery-instances")["status"] == "SUCCEEDED"  # the cache rows a terminate acts on
+    row = sb.items("recovery-instances")[0]
+    # DRS answers after 90 s on the sandbox clock: the terminate request outlasts API Gateway's limit
+    sb.set_faults([{"accountId": row["accountId"], "operation": "TerminateRecoveryInstances", "latencyMs": 90_000}])
     started = sb.clock.monotonic()
     try:
-        status, body, _ = send(f"{url}/inventory/refresh", "POST", b'{"regions": ["eu-west-1"]}')
+        body = json.dumps({"sourceServerIDs": [row["sourceServerID"]]}).encode()
+        status, body, _ = send(f"{url}/recovery-instances/terminate", "POST", body)
         assert (status, body) == (504, {"message": "Endpoint request timed out"})
-        assert 29 <= sb.clock.monotonic() - started < 40
+        assert 29 <= sb.clock.monotonic() - started < 90
         assert sb.lambdas is not None
         lambdas = sb.lambdas
         assert sb.clock.wait_until(lambda: not lambdas._running, None, real_limit=60)
