@@ -130,6 +130,10 @@ def test_fleet_files(tmp_path):
     demo, bench = load_fleet(DEMO), load_fleet(str(BENCH))
     assert (len(demo.targets), len(demo.staging)) == (2, 1)
     assert 200 <= demo.server_count <= 500
+    # docs/fleet.md: the demo has "a throttled and an access-denied pair", nothing else
+    kinds = sorted("throttled" if f.throttle_tps else "denied" if f.access_denied else repr(f) for f in demo.faults)
+    assert kinds == ["denied", "throttled"]
+    assert "a throttled and an access-denied pair" in (ROOT / "docs" / "fleet.md").read_text()
     assert {r for a in demo.accounts for r in a.regions} <= set(shapes.regions())
     assert (len(bench.targets), len(bench.staging), bench.server_count, bench.latency_ms) == (3, 1, 2500, 0)
     assert len({r for a in bench.accounts for r in a.regions}) == 4

@@ -136,7 +136,7 @@ def doc_routes() -> set[tuple[str, str, str, bool]]:
     """(doc, method, path, given as a suffix) for every `METHOD /path` in the docs, compound forms expanded:
     `GET/POST /a`, `/a[/{b}]`, `.../b`."""
     verb = "(?:GET|POST|PUT|PATCH|DELETE)"
-    found = re.compile(rf"\b({verb}(?:(?:/|`?, `?){verb})*) (\.\.\.)?(/[\w{{}}\-/.\[\]+]*)")
+    found = re.compile(rf"\b({verb}(?:(?:/|`?, `?){verb})*) (\.\.\.)?(/[\w{{}}\-/.\[\]+*]*)")
     out = set()
     for doc, text in doc_text().items():
         for methods, dots, path in found.findall(text):
@@ -150,6 +150,8 @@ def _is_route(method: str, path: str, suffix: bool) -> bool:
     for m, template, pattern in api_routes():
         if m != method:
             continue
+        if path.endswith("/*") and template.startswith(path[:-1]):  # an IAM resource pattern of routes
+            return True
         if pattern.match(path) or re.sub(r"\{[^}]*\}", "{}", template) == re.sub(r"\{[^}]*\}", "{}", path):
             return True
         if suffix and re.sub(r"\{[^}]*\}", "{}", template).endswith(re.sub(r"\{[^}]*\}", "{}", path)):
