@@ -61,6 +61,10 @@ class SandboxClock:
         """The current date, timezone-aware UTC."""
         return self._start + timedelta(seconds=self.elapsed())
 
+    def date_at(self, monotonic: float) -> datetime:
+        """The date at which `monotonic()` reads (or read, or will read) `monotonic`."""
+        return self._start + timedelta(seconds=monotonic - self._real_start)
+
     def time(self) -> float:
         """Seconds since the epoch, as `time.time()`."""
         return self._start.timestamp() + self.elapsed()

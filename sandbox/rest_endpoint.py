@@ -14,28 +14,13 @@ import json
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from .sigv4 import Refusal, SignedRequest, verify
 
 STAGE_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)?$")
 FORBIDDEN = Refusal(403, "ForbiddenException", "Forbidden")
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    204: "No Content",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    415: "Unsupported Media Type",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -66,7 +51,7 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
 def _respond(start_response: StartResponse, status: int, headers: dict[str, str], text: str | None) -> list[bytes]:
     data = (text or "").encode()
     out = {**headers, "Content-Length": str(len(data))}
-    start_response(f"{status} {_REASONS.get(status, 'Unknown')}", list(out.items()))
+    start_response(f"{status} {HTTPStatus(status).phrase}", list(out.items()))
     return [data]
 
 

@@ -27,7 +27,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .clock import RealClock, SandboxClock
@@ -170,7 +170,7 @@ class Scheduler:
             now = self.clock.monotonic()
             for schedule in self.schedules:
                 while schedule.next_due <= now and not self._stopped.is_set():
-                    due = self.clock.now() - timedelta(seconds=self.clock.monotonic() - schedule.next_due)
+                    due = self.clock.date_at(schedule.next_due)
                     schedule.next_due += schedule.every
                     firing = self._fire(schedule, due)
                     if firing is not None:

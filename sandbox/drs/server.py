@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -27,20 +28,6 @@ from .faults import FaultError
 
 __all__ = ["DrsWsgiApp", "main", "make_server"]
 
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    204: "No Content",
-    400: "Bad Request",
-    402: "Payment Required",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -71,7 +58,7 @@ class DrsWsgiApp:
                 method, raw.split("?", 1)[0], query, body, account=account, region=region
             )
         headers = {**headers, "Content-Length": str(len(out))}
-        start_response(f"{status} {_REASONS.get(status, 'Unknown')}", list(headers.items()))
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [out]
 
     def _admin(self, method: str, what: str, body: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .patching import installed_once, wrap_methods
+
 __all__ = ["dynamodb_lock", "install_dynamodb_patches"]
 
 # Actions that change no item: every other action (including ones added later) invalidates the index maps.
@@ -50,8 +52,6 @@ _READS = frozenset(
 _PLAIN_JSON_READS = ("query", "scan", "get_item", "batch_get_item")
 
 dynamodb_lock = threading.RLock()
-_install_lock = threading.Lock()
-_undo: Callable[[], None] | None = None
 _scope = threading.local()  # the candidate items of the Query this thread is running
 _writes = [0]  # bumped by every write: the index maps are valid for one value of it
 
@@ -105,16 +105,9 @@ def _query_candidates(table: Any, hash_key: Any, index_name: str | None, conditi
     return _index_items(table, attribute, value)
 
 
+@installed_once
 def install_dynamodb_patches() -> Callable[[], None]:
     """Patch moto's DynamoDB (idempotent); returns a function that removes the patches."""
-    global _undo
-    with _install_lock:
-        if _undo is None:
-            _undo = _install()
-        return _undo
-
-
-def _install() -> Callable[[], None]:
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
 
@@ -126,18 +119,7 @@ def _install() -> Callable[[], None]:
         (Table, "delete_item", _counted_write),
         *((DynamoHandler, action, _json_answer) for action in _PLAIN_JSON_READS),
     ]
-    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    for owner, name, patch in patches:
-        setattr(owner, name, patch(getattr(owner, name)))
-
-    def undo() -> None:
-        global _undo
-        with _install_lock:
-            for owner, name, original in originals:
-                setattr(owner, name, original)
-            _undo = None
-
-    return undo
+    return wrap_methods(patches)
 
 
 def _serialized(call_action: Callable[..., Any]) -> Callable[..., Any]:

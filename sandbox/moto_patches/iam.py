@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from .patching import installed_once
+
 __all__ = ["assumed_role_policies", "caller_principal_arn", "install_role_enforcement", "is_allowed"]
 
-_lock = threading.Lock()
-_undo: Callable[[], None] | None = None
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 VIA_SERVICE_KEY = "aws:viaawsservice"
 
@@ -243,21 +242,14 @@ def _patch_ec2() -> Callable[[], None]:
     return undo
 
 
+@installed_once
 def install_role_enforcement() -> Callable[[], None]:
     """Enforce assumed roles' policies on DRS and EC2 (idempotent); returns a function that removes it."""
-    global _undo
-    with _lock:
-        if _undo is not None:
-            return _undo
-        undo_drs = _patch_drs()
-        undo_ec2 = _patch_ec2()
+    undo_drs = _patch_drs()
+    undo_ec2 = _patch_ec2()
 
-        def undo() -> None:
-            global _undo
-            with _lock:
-                undo_ec2()
-                undo_drs()
-                _undo = None
+    def undo() -> None:
+        undo_ec2()
+        undo_drs()
 
-        _undo = undo
-        return undo
+    return undo

@@ -14,17 +14,16 @@ A fault's ``accountId`` is the account a call acts on: the caller's account for 
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from html import escape  # XML text needs only &, <, > (and quotes) escaped; nothing here parses XML
 from typing import Any
 
+from .patching import installed_once
+
 __all__ = ["install_service_faults"]
 
 _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
-_lock = threading.Lock()
-_undo: Callable[[], None] | None = None
 
 
 def _account_of(response: Any, service: str) -> str:
@@ -75,23 +74,16 @@ def _wrap(cls: Any, service: str, engine: Any) -> Callable[[], None]:
     return undo
 
 
+@installed_once
 def install_service_faults(engine: Any) -> Callable[[], None]:
     """Patch moto so EC2 and STS obey ``engine``'s faults (idempotent); returns a function that removes it."""
-    global _undo
-    with _lock:
-        if _undo is not None:
-            return _undo
-        from moto.ec2.responses import EC2Response
-        from moto.sts.responses import TokenResponse
+    from moto.ec2.responses import EC2Response
+    from moto.sts.responses import TokenResponse
 
-        undos = [_wrap(cls, service, engine) for cls, service in ((EC2Response, "ec2"), (TokenResponse, "sts"))]
+    undos = [_wrap(cls, service, engine) for cls, service in ((EC2Response, "ec2"), (TokenResponse, "sts"))]
 
-        def undo() -> None:
-            global _undo
-            with _lock:
-                for one in reversed(undos):
-                    one()
-                _undo = None
+    def undo() -> None:
+        for one in reversed(undos):
+            one()
 
-        _undo = undo
-        return undo
+    return undo

@@ -19,15 +19,13 @@ moto 5.2.5 differs three times, and ``install_final_stop()`` (returns the undo) 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["install_final_stop", "is_stopped"]
+from .patching import installed_once, wrap_methods
 
-_install_lock = threading.Lock()
-_undo: Callable[[], None] | None = None
+__all__ = ["install_final_stop", "is_stopped"]
 
 
 def is_stopped(env: Any) -> bool:
@@ -78,16 +76,9 @@ def _with_error_and_cause(original: Callable[..., Any]) -> Callable[..., Any]:
     return stop_execution
 
 
+@installed_once
 def install_final_stop() -> Callable[[], None]:
     """Patch moto's Step Functions (idempotent); returns a function that removes the patches."""
-    global _undo
-    with _install_lock:
-        if _undo is None:
-            _undo = _install()
-        return _undo
-
-
-def _install() -> Callable[[], None]:
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.responses import StepFunctionResponse
@@ -98,15 +89,4 @@ def _install() -> Callable[[], None]:
         (ExecutionWorker, "stop", _once_started),
         (StepFunctionResponse, "stop_execution", _with_error_and_cause),
     ]
-    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    for owner, name, patch in patches:
-        setattr(owner, name, patch(getattr(owner, name)))
-
-    def undo() -> None:
-        global _undo
-        with _install_lock:
-            for owner, name, original in originals:
-                setattr(owner, name, original)
-            _undo = None
-
-    return undo
+    return wrap_methods(patches)

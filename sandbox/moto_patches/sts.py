@@ -20,14 +20,12 @@ principal) cannot be assumed by a caller.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["external_id_allowed", "install_sts_external_id_check", "trust_allows"]
+from .patching import installed_once
 
-_lock = threading.Lock()
-_undo: Callable[[], None] | None = None
+__all__ = ["external_id_allowed", "install_sts_external_id_check", "trust_allows"]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -129,55 +127,47 @@ def session_tags_allowed(trust_policy: str | dict[str, Any], tag_keys: list[str]
     return False
 
 
+@installed_once
 def install_sts_external_id_check() -> Callable[[], None]:
     """Patch moto's STS AssumeRole (idempotent); returns a function that removes the patch."""
-    global _undo
-    with _lock:
-        if _undo is not None:
-            return _undo
-        from moto.core.exceptions import AccessDeniedError
-        from moto.iam.exceptions import NotFoundException
-        from moto.iam.models import iam_backends
-        from moto.sts.responses import TokenResponse
-        from moto.utilities.utils import get_partition
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+    from moto.sts.responses import TokenResponse
+    from moto.utilities.utils import get_partition
 
-        from .iam import caller_principal_arn
+    from .iam import caller_principal_arn
 
-        original = TokenResponse.assume_role
+    original = TokenResponse.assume_role
 
-        def assume_role(self: TokenResponse) -> Any:
-            role_arn = self._get_param("RoleArn") or ""
-            external_id = self._get_param("ExternalId")
-            parts = role_arn.split(":")
-            account = parts[4] if len(parts) > 5 else ""
-            caller = f"arn:{self.partition}:iam::{self.current_account}:user/moto"
-            denied = AccessDeniedError(user_arn=caller, action=f"sts:AssumeRole on resource: {role_arn}")
-            if not account:
-                raise denied
-            try:
-                role = iam_backends[account][get_partition(self.region)].get_role_by_arn(role_arn)
-            except NotFoundException:
-                raise denied from None
-            if not external_id_allowed(role.assume_role_policy_document, external_id):
-                raise denied
-            principal_arn = caller_principal_arn(self.current_account, self.headers)
-            if not trust_allows(
-                role.assume_role_policy_document, role_arn, self.current_account, principal_arn, external_id
-            ):
-                raise denied
-            tag_keys = _request_tag_keys(self)
-            if tag_keys and not session_tags_allowed(role.assume_role_policy_document, tag_keys):
-                raise AccessDeniedError(user_arn=caller, action=f"sts:TagSession on resource: {role_arn}")
-            return original(self)
+    def assume_role(self: TokenResponse) -> Any:
+        role_arn = self._get_param("RoleArn") or ""
+        external_id = self._get_param("ExternalId")
+        parts = role_arn.split(":")
+        account = parts[4] if len(parts) > 5 else ""
+        caller = f"arn:{self.partition}:iam::{self.current_account}:user/moto"
+        denied = AccessDeniedError(user_arn=caller, action=f"sts:AssumeRole on resource: {role_arn}")
+        if not account:
+            raise denied
+        try:
+            role = iam_backends[account][get_partition(self.region)].get_role_by_arn(role_arn)
+        except NotFoundException:
+            raise denied from None
+        if not external_id_allowed(role.assume_role_policy_document, external_id):
+            raise denied
+        principal_arn = caller_principal_arn(self.current_account, self.headers)
+        if not trust_allows(
+            role.assume_role_policy_document, role_arn, self.current_account, principal_arn, external_id
+        ):
+            raise denied
+        tag_keys = _request_tag_keys(self)
+        if tag_keys and not session_tags_allowed(role.assume_role_policy_document, tag_keys):
+            raise AccessDeniedError(user_arn=caller, action=f"sts:TagSession on resource: {role_arn}")
+        return original(self)
 
-        TokenResponse.assume_role = assume_role  # type: ignore[method-assign]
+    TokenResponse.assume_role = assume_role  # type: ignore[method-assign]
 
-        def undo() -> None:
-            global _undo
-            with _lock:
-                if TokenResponse.assume_role is assume_role:
-                    TokenResponse.assume_role = original  # type: ignore[method-assign]
-                _undo = None
+    def undo() -> None:
+        TokenResponse.assume_role = original  # type: ignore[method-assign]
 
-        _undo = undo
-        return undo
+    return undo

@@ -126,7 +126,7 @@ def test_a_terminate_event_refreshes_the_pairs_recovery_instance_cache(sb):
     drs.terminate_recovery_instances(recoveryInstanceIDs=[victim])
     sb.advance(60)
     [run] = event_runs(sb, "recovery-instances", A, "us-east-1")
-    assert run["status"] == "SUCCEEDED"
+    assert run["status"] == "SUCCEEDED", sb.client("stepfunctions").describe_execution(executionArn=run["executionArn"])
     after = {r["sourceServerID"]: r for r in sb.items("recovery-instances")}
     refreshed = [s for s, r in after.items() if r["lastSyncTime"] > before[s]["lastSyncTime"]]
     assert sorted(refreshed) == sorted(after)  # every row of the pair was read again from DRS
