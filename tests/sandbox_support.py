@@ -3,6 +3,7 @@ sandbox that more than one folder needs."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,3 +33,27 @@ def bump_region_cache(sb: Any) -> None:
         TableName=sb.table_name("sync-state"),
         Item={"pk": {"S": "cache#regions"}, "sk": {"S": "generation"}, "generation": {"S": uuid.uuid4().hex}},
     )
+
+
+class HeldLatency:
+    """The DRS simulator's clock (`sandbox.drs.clock.install` it), except that a latency sleep waits until
+    `release()`: a latency fault then holds one DRS call for exactly as long as the test wants, whatever the
+    sandbox clock does. `entered` is set once a call is held."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def now(self) -> Any:
+        return self.inner.now()
+
+    def monotonic(self) -> float:
+        return float(self.inner.monotonic())
+
+    def sleep(self, seconds: float) -> None:
+        self.entered.set()
+        self.gate.wait(120)
+
+    def release(self) -> None:
+        self.gate.set()

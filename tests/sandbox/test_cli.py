@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -417,19 +418,27 @@ def _readme_lines() -> list[str]:
     return [line.split("  #")[0].strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def test_the_readme_sandbox_commands_run_as_written(capsys):
-    import shlex
+def _readme_commands() -> list[list[str]]:
+    return [shlex.split(line)[1:] for line in _readme_lines() if line.startswith(".venv/bin/drs-fleet-sync ")]
 
-    commands = [shlex.split(line)[1:] for line in _readme_lines() if line.startswith(".venv/bin/drs-fleet-sync ")]
-    runs = [argv for argv in commands if argv[:2] == ["sandbox", "run"] and "--endpoint" not in argv]  # test_readme
-    assert len(runs) >= 3 and any(argv[:2] == ["sandbox", "serve"] for argv in commands)
-    for argv in runs:
-        assert main(argv) == 0, argv
-        out, _ = capsys.readouterr()
-        if "--json" in argv:
-            assert json.loads(out)["status"] == "SUCCEEDED"
-        else:
-            assert re.match(r"\S+  SUCCEEDED\n", out), out
+
+def _readme_runs() -> list[list[str]]:
+    """The README's `sandbox run` commands (those with --endpoint are test_readme_serve's)."""
+    return [argv for argv in _readme_commands() if argv[:2] == ["sandbox", "run"] and "--endpoint" not in argv]
+
+
+def test_the_readme_shows_sandbox_runs_and_serve():
+    assert len(_readme_runs()) >= 3 and any(argv[:2] == ["sandbox", "serve"] for argv in _readme_commands())
+
+
+@pytest.mark.parametrize("argv", _readme_runs(), ids=" ".join)
+def test_the_readme_sandbox_commands_run_as_written(capsys, argv):
+    assert main(argv) == 0, argv
+    out, _ = capsys.readouterr()
+    if "--json" in argv:
+        assert json.loads(out)["status"] == "SUCCEEDED"
+    else:
+        assert re.match(r"\S+  SUCCEEDED\n", out), out
 
 
 def test_the_readme_names_files_query_parameters_and_routes_that_exist():

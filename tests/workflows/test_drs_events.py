@@ -69,11 +69,6 @@ def test_servers_in_a_region_never_used_are_inventoried_within_a_minute(sb):
     assert '"decision": "scoped"' in out["output"] and '"workItemCount": 1' in out["output"]
 
 
-@pytest.mark.xfail(
-    reason="since scoped runs take the sync's lock before they start, an event meeting the lock closes its "
-    "window again and is retried, so the next event of the storm may start a second run; open",
-    strict=False,
-)
 def test_a_storm_of_events_for_one_pair_starts_one_execution(sb):
     since = len(sb.eventbridge.deliveries)
     region = "us-west-2"
@@ -144,9 +139,6 @@ def test_a_replication_stall_reaches_the_inventory(sb):
     assert row["replicationState"] == "STALLED"
 
 
-@pytest.mark.xfail(
-    reason="a run the lock deferred ends more than a minute after its event (measured 64 s); open", strict=False
-)
 def test_an_event_run_publishes_its_latency_from_the_event(sb):
     sb.advance(60)  # every window of the tests before has closed
     sb.engine.emit(A, "eu-west-1", events.api_call("InitializeService", A, "eu-west-1", None), 15)

@@ -4,7 +4,6 @@ sandbox, with DRS launch and terminate jobs on the sandbox clock between the run
 
 import copy
 import itertools
-import threading
 
 import pytest
 
@@ -13,6 +12,7 @@ from fleet_sync.syncs.recovery_instances.status import clear_status_cache
 from sandbox import Sandbox
 from sandbox.drs import clock as drs_clock
 from sandbox.drs.jobs import JOB_SECONDS
+from tests.sandbox_support import HeldLatency
 
 A = "111111111111"
 PAIR = (A, "us-east-1")
@@ -35,29 +35,6 @@ def sb():
         box.run_sync("recovery-instances")
         yield box
     clear_status_cache()
-
-
-class HeldLatency:
-    """The simulator's clock, except that a latency sleep waits until `release()`: a latency fault then
-    holds one DRS call for exactly as long as the test wants, whatever the sandbox clock does."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.gate = threading.Event()
-        self.entered = threading.Event()
-
-    def now(self):
-        return self.inner.now()
-
-    def monotonic(self):
-        return self.inner.monotonic()
-
-    def sleep(self, seconds):
-        self.entered.set()
-        self.gate.wait(120)
-
-    def release(self):
-        self.gate.set()
 
 
 def drs(sb):

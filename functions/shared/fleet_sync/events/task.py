@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..core import aws
 from ..core.clock import iso, utc_now
-from ..core.errors import SyncBusy
 from ..core.observability import logger, metrics
 from ..core.settings import Settings
 from ..run.accounts import AccountRecord, AccountsStore
@@ -115,18 +114,24 @@ def sync_input(sync: str, event: DrsEvent) -> dict[str, Any]:
 
 
 def _start(sync: str, event: DrsEvent, settings: Settings, state: SyncStateStore) -> dict[str, Any]:
-    """Start the sync's scoped run (it takes the sync's lock first). If it cannot start, another run holding
-    the lock included, the window is closed again and the invocation fails: Lambda retries it (1 and 2
-    minutes later), and the syncs already started are debounced then. The pair is active by then, so the
-    next scheduled run scans it whatever happens."""
+    """Start the sync's scoped run. When another run holds the sync's lock, the run is started all the same
+    and waits for the lock in its first state (it never writes beside that run), so the window stays open and
+    the rest of a storm is debounced. If the run cannot start at all, the window is closed again and the
+    invocation fails: Lambda retries it (1 and 2 minutes later). The pair is active by then, so the next
+    scheduled run scans it whatever happens."""
     name = f"{sync}-event-{event.account}-{event.region}-{int(time.time())}"
     try:
-        started = start_sync(sync, sync_input(sync, event), settings, name=name)
-    except Exception as exc:
+        started = start_sync(sync, sync_input(sync, event), settings, name=name, wait_for_lock=True)
+    except Exception:
         state.close_event_window(event.account, event.region, sync)
-        if isinstance(exc, SyncBusy):
-            metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
-            logger.info("another run holds the lock: the event is retried", extra={"sync": sync, "error": str(exc)})
         raise
     metrics.add_metric(name="EventRunsStarted", unit=MetricUnit.Count, value=1)
-    return {"sync": sync, "executionArn": started["executionArn"], "at": iso(utc_now())}
+    if started["waitsForLock"]:
+        metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
+        logger.info("another run holds the lock: the scoped run waits for it", extra={"sync": sync})
+    return {
+        "sync": sync,
+        "executionArn": started["executionArn"],
+        "waitsForLock": started["waitsForLock"],
+        "at": iso(utc_now()),
+    }

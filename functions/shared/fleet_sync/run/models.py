@@ -106,6 +106,7 @@ class ResolveEvent(BaseModel):
     executionArn: str = Field(min_length=1)
     executionName: str = Field(min_length=1)
     startTime: str | None = None
+    retryCount: int = Field(default=0, ge=0)  # $$.State.RetryCount: how often a scoped run waited for the lock
 
 
 class PlanRef(BaseModel):

@@ -1,14 +1,16 @@
 """Starting a sync: StartExecution of its state machine (the input is validated by the machine's first state).
 
 A scoped run takes its sync's lock before its execution starts, so that a caller meeting another run of the
-sync is told so (SyncBusy) instead of being given an execution that would race it.
+sync is told so (SyncBusy) instead of being given an execution that would race it. A caller that cannot be
+answered later (a DRS event) starts it anyway with `wait_for_lock`: the execution then waits for the lock in
+its first state (docs/events.md).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -33,10 +35,16 @@ def execution_runs(sfn: Any, execution_arn: str) -> bool | None:
 
 
 def start_sync(
-    sync: str, sync_input: dict[str, Any] | None, settings: Settings, *, name: str | None = None
+    sync: str,
+    sync_input: dict[str, Any] | None,
+    settings: Settings,
+    *,
+    name: str | None = None,
+    wait_for_lock: bool = False,
 ) -> dict[str, Any]:
-    """Start a sync's state machine: `{sync, executionArn, startDate}`. A scoped run's input first takes the
-    sync's lock for the execution (SyncBusy when another run holds it; nothing is started then)."""
+    """Start a sync's state machine: `{sync, executionArn, startDate, waitsForLock}`. A scoped run's input first
+    takes the sync's lock for the execution; when another run holds it, SyncBusy and nothing is started, or with
+    `wait_for_lock` the execution is started and waits for the lock (`waitsForLock`)."""
     sts = aws.client("sts")
     sfn = aws.client("stepfunctions")
     arn = state_machine_arn(
@@ -44,32 +52,47 @@ def start_sync(
     )
     name = name or f"{sync}-{uuid.uuid4()}"
     execution_arn = f"{arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
-    state = _lock_for_scoped_run(sync, sync_input, execution_arn, settings, sfn)
+    lock = _lock_for_scoped_run(sync, sync_input, execution_arn, settings, sfn)
+    if lock == "busy" and not wait_for_lock:
+        raise _busy(sync, settings)
     try:
         started = sfn.start_execution(stateMachineArn=arn, input=json.dumps(sync_input or {}), name=name)
     except Exception:
-        if state is not None:
-            state.release_lock(sync, execution_arn)
+        if lock == "taken":
+            _sync_state(settings).release_lock(sync, execution_arn)
         raise
-    return {"sync": sync, "executionArn": started["executionArn"], "startDate": started["startDate"].isoformat()}
+    return {
+        "sync": sync,
+        "executionArn": started["executionArn"],
+        "startDate": started["startDate"].isoformat(),
+        "waitsForLock": lock == "busy",
+    }
+
+
+def _sync_state(settings: Settings) -> SyncStateStore:
+    return SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
 
 
 def _lock_for_scoped_run(
     sync: str, sync_input: dict[str, Any] | None, execution_arn: str, settings: Settings, sfn: Any
-) -> SyncStateStore | None:
-    """Take the sync's lock for a scoped run about to start (None for any other run: it takes the lock in its
-    first state and ends `skipped` when another run holds it)."""
+) -> Literal["taken", "busy", "not scoped"]:
+    """Take the sync's lock for a scoped run about to start. Any other run takes the lock in its first state
+    and ends `skipped` when another run holds it."""
     try:
         scoped = sync_spec(sync).input_model.model_validate(sync_input or {}).scoped
     except ValidationError:
-        return None  # the execution's first state refuses the input, as for every start
+        return "not scoped"  # the execution's first state refuses the input, as for every start
     if not scoped:
-        return None
-    state = SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
-    if state.acquire_lock(sync, execution_arn, is_running=lambda arn: execution_runs(sfn, arn), starting=True):
-        return state
-    holder = state.lock(sync) or {}
-    raise SyncBusy(
+        return "not scoped"
+    taken = _sync_state(settings).acquire_lock(
+        sync, execution_arn, is_running=lambda arn: execution_runs(sfn, arn), starting=True
+    )
+    return "taken" if taken else "busy"
+
+
+def _busy(sync: str, settings: Settings) -> SyncBusy:
+    holder = _sync_state(settings).lock(sync) or {}
+    return SyncBusy(
         f"another run of the {sync} sync holds its lock (execution {holder.get('executionArn', 'unknown')}, "
         f"since {holder.get('acquiredAt', 'unknown')}): a scoped run does not start beside it; "
         "try again when that run has finished"

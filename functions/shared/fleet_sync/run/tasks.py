@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..core import aws
 from ..core.clock import parse_iso, utc_now
+from ..core.errors import SyncBusy
 from ..core.observability import logger, metrics
 from ..core.regions import KNOWN_EMPTY, THROTTLED, drs_regions
 from ..core.settings import Settings
@@ -46,6 +47,9 @@ FALLBACK_DECISIONS = ("fallback_empty", "fallback_error")
 MAX_CAUSE_CHARS = 1000
 # DynamoDB answers an UpdateItem in 5-10 ms: 16 at a time write 10,000 pairs in about 5 s.
 REGION_STATUS_WRITERS = 16
+# A scoped run that meets the lock raises SyncBusy, which the first state's Retry repeats every 10 s up to
+# this many times (statemachines/sync.asl.json): 15 minutes, the inventory's schedule. It then ends skipped.
+LOCK_WAIT_ATTEMPTS = 90
 
 
 # ------------------------------------------------------------------ Resolve the scan plan
@@ -77,6 +81,11 @@ def resolve_run(event: ResolveEvent, settings: Settings) -> RunRecord:
     if not is_sample_run(run.runId) and not state.acquire_lock(
         event.sync, event.executionArn, is_running=lambda arn: execution_runs(sfn, arn)
     ):
+        if request.scoped and event.retryCount < LOCK_WAIT_ATTEMPTS:
+            raise SyncBusy(
+                f"another run of the {event.sync} sync holds its lock: this scoped run waits for it "
+                f"(attempt {event.retryCount + 1} of {LOCK_WAIT_ATTEMPTS + 1}, the state machine's Retry)"
+            )
         return run
     key = f"plans/{event.sync}/{event.executionName}.json"
     aws.client("s3").put_object(
