@@ -431,12 +431,32 @@ def test_the_readme_shows_sandbox_runs_and_serve():
     assert len(_readme_runs()) >= 3 and any(argv[:2] == ["sandbox", "serve"] for argv in _readme_commands())
 
 
+def _assert_the_readmes_demo_figure(summary: dict) -> None:
+    """README: on the demo fleet the first inventory run reports N errors, its deliberate access-denied pair."""
+    figure = re.search(r"on the demo fleet the first inventory run reports (\d+) errors?", README)
+    assert figure, "the README no longer quotes the demo's first-run errors: update this test"
+    assert summary["errorCount"] == int(figure.group(1))
+    assert [(e["accountId"], e["region"], e["code"]) for e in summary["errors"]] == [
+        ("222222222222", "us-west-2", "AccessDeniedException")
+    ]
+
+
+def test_the_readme_runs_the_demos_first_inventory_as_json():
+    """The README's first command is the demo's first inventory run, whose figure it quotes."""
+    first = _readme_runs()[0]
+    assert first[:3] == ["sandbox", "run", "inventory"] and "--json" in first and "--input" not in first
+    assert "events/fleets/demo.yaml" in first
+
+
 @pytest.mark.parametrize("argv", _readme_runs(), ids=" ".join)
 def test_the_readme_sandbox_commands_run_as_written(capsys, argv):
     assert main(argv) == 0, argv
     out, _ = capsys.readouterr()
     if "--json" in argv:
-        assert json.loads(out)["status"] == "SUCCEEDED"
+        summary = json.loads(out)
+        assert summary["status"] == "SUCCEEDED"
+        if argv[:3] == ["sandbox", "run", "inventory"] and "--input" not in argv:
+            _assert_the_readmes_demo_figure(summary)
     else:
         assert re.match(r"\S+  SUCCEEDED\n", out), out
 
@@ -469,17 +489,3 @@ def test_the_readme_shows_the_environment_serve_prints():
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         assert f"{name}=" in env_line
     assert "--cli-binary-format" not in README or "CLI v2" in README
-
-
-def test_the_readmes_demo_figure_is_what_the_demo_fleet_gives():
-    """README: on the demo fleet the first inventory run reports N errors, its deliberate access-denied pair."""
-    from sandbox import Sandbox
-
-    figure = re.search(r"on the demo fleet the first inventory run reports (\d+) errors?", README)
-    assert figure, "the README no longer quotes the demo's first-run errors: update this test"
-    with Sandbox(fleet=ROOT / "events/fleets/demo.yaml") as sb:
-        summary = sb.run_sync("inventory", timeout=600)
-    assert summary["errorCount"] == int(figure.group(1))
-    assert [(e["accountId"], e["region"], e["code"]) for e in summary["errors"]] == [
-        ("222222222222", "us-west-2", "AccessDeniedException")
-    ]
