@@ -219,15 +219,20 @@ class LocalLambda:
 
     def uninstall(self) -> None:
         """Undo the patch, drop sys.path entries and every module imported from the code dirs."""
+        try:
+            self.stop_all()
+        finally:  # whatever stopping met, the next sandbox of this process must be able to install
+            self._release()
+
+    def _release(self) -> None:
         global _ACTIVE
-        self.stop_all()
         if self._undo is not None:
             self._undo()
             self._undo = None
-        if self.product_time is not None:
-            self.product_time.uninstall()
         if _ACTIVE is self:
             _ACTIVE = None
+        if self.product_time is not None:
+            self.product_time.uninstall()
         for p in self._added_paths:
             while p in sys.path:
                 sys.path.remove(p)
