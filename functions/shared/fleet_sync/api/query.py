@@ -17,7 +17,6 @@ from ..core.ids import REGION, SOURCE_SERVER_ID
 from ..core.regions import drs_regions
 from ..core.settings import Settings, get_settings
 from ..run.region_status import ActiveRegions, active_regions_of, load_region_statuses
-from ..run.sync_state import SyncStateStore
 from ..syncs.inventory.pages import Cursor, InvalidPageToken, parse_token, read_page
 from ..syncs.inventory.queries import failback_topology, freshness
 from ..syncs.inventory.store import InventoryStore
@@ -58,10 +57,6 @@ def _settings() -> Settings:
 
 def _active(settings: Settings) -> ActiveRegions:
     return active_regions_of(settings)
-
-
-def _state(settings: Settings) -> SyncStateStore:
-    return SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
 
 
 # ------------------------------------------------------------------ regions

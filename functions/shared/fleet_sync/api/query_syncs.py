@@ -26,10 +26,6 @@ def _settings() -> Settings:
     return get_settings()
 
 
-def _state(settings: Settings) -> SyncStateStore:
-    return SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
-
-
 def _arn_base() -> tuple[str, str, str]:
     """(partition, region, account) of the function's own ARN (no STS call); STS answers otherwise."""
     context = router.lambda_context
@@ -67,7 +63,7 @@ def _last_run(item: dict[str, Any] | None, *, with_summary: bool) -> dict[str, A
 )
 def list_syncs() -> dict[str, Any]:
     settings = _settings()
-    state = _state(settings)
+    state = SyncStateStore.of(settings)
     return {
         "syncs": [
             {
@@ -89,7 +85,7 @@ def list_syncs() -> dict[str, Any]:
 )
 def get_status(sync: Annotated[SyncName, Path()]) -> dict[str, Any]:
     settings = _settings()
-    state = _state(settings)
+    state = SyncStateStore.of(settings)
     holder = state.lock(sync)
     if holder:
         try:
@@ -172,7 +168,7 @@ def get_execution(
         raise
     summary = _json(desc.get("output"))
     if summary is None:  # still running, or failed: the summary FinishRun stored, if it got that far
-        summary = _state(settings).summary(executionName)
+        summary = SyncStateStore.of(settings).summary(executionName)
     out = {
         "sync": sync,
         "name": desc.get("name") or executionName,

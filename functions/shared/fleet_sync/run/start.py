@@ -59,7 +59,7 @@ def start_sync(
         started = sfn.start_execution(stateMachineArn=arn, input=json.dumps(sync_input or {}), name=name)
     except Exception:
         if lock == "taken":
-            _sync_state(settings).release_lock(sync, execution_arn)
+            SyncStateStore.of(settings).release_lock(sync, execution_arn)
         raise
     return {
         "sync": sync,
@@ -67,10 +67,6 @@ def start_sync(
         "startDate": started["startDate"].isoformat(),
         "waitsForLock": lock == "busy",
     }
-
-
-def _sync_state(settings: Settings) -> SyncStateStore:
-    return SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
 
 
 def _lock_for_scoped_run(
@@ -84,14 +80,14 @@ def _lock_for_scoped_run(
         return "not scoped"  # the execution's first state refuses the input, as for every start
     if not scoped:
         return "not scoped"
-    taken = _sync_state(settings).acquire_lock(
+    taken = SyncStateStore.of(settings).acquire_lock(
         sync, execution_arn, is_running=lambda arn: execution_runs(sfn, arn), starting=True
     )
     return "taken" if taken else "busy"
 
 
 def _busy(sync: str, settings: Settings) -> SyncBusy:
-    holder = _sync_state(settings).lock(sync) or {}
+    holder = SyncStateStore.of(settings).lock(sync) or {}
     return SyncBusy(
         f"another run of the {sync} sync holds its lock (execution {holder.get('executionArn', 'unknown')}, "
         f"since {holder.get('acquiredAt', 'unknown')}): a scoped run does not start beside it; "

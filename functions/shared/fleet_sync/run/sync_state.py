@@ -18,9 +18,11 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from ..core import aws
 from ..core.clock import iso, utc_now
 from ..core.observability import logger
 from ..core.regions import status_for_error
+from ..core.settings import Settings
 from ..core.tables import SYNC_STATE, query_all, to_dynamo, to_plain
 from .models import ItemResult
 
@@ -70,6 +72,11 @@ def _conditional_failed(exc: ClientError) -> bool:
 @dataclass
 class SyncStateStore:
     table: Any
+
+    @classmethod
+    def of(cls, settings: Settings) -> SyncStateStore:
+        """The store on the stack's sync-state table."""
+        return cls(aws.dynamodb().Table(settings.sync_state_table))
 
     # ---- the debounce window of the DRS events of one pair
     def open_event_window(self, account_id: str, region: str, sync: str, seconds: int, *, now: float) -> bool:
@@ -138,7 +145,7 @@ class SyncStateStore:
         lock = self.lock(sync) or {}
         holder = lock.get("executionArn")
         if holder and _holder_runs(holder, lock, is_running, now):
-            logger.info("another run holds the lock: skipping", extra={"sync": sync, "holder": holder})
+            logger.info("another run holds the lock", extra={"sync": sync, "holder": holder})
             return False
         try:
             self.table.put_item(

@@ -168,7 +168,7 @@ def build_summary(spec: SyncSpec, run: RunRecord, results: list[ItemResult]) -> 
 
 def summarize_run(event: RunEvent, settings: Settings) -> Summary:
     """Read every item result of the run and build its summary."""
-    results = SyncStateStore(aws.dynamodb().Table(settings.sync_state_table)).item_results(event.run.runId)
+    results = SyncStateStore.of(settings).item_results(event.run.runId)
     return build_summary(sync_spec(event.run.sync), event.run, results)
 
 
@@ -245,7 +245,7 @@ def finish_run(event: FinishEvent, settings: Settings) -> Summary:
     run, spec = event.run, sync_spec(event.run.sync)
     if is_sample_run(run.runId):  # the summary it would store, nothing stored
         return spec.summary_model.model_validate(event.summary) if event.summary else build_summary(spec, run, [])
-    state = SyncStateStore(aws.dynamodb().Table(settings.sync_state_table))
+    state = SyncStateStore.of(settings)
     if run.decision == "skipped":
         summary = build_summary(spec, run, [])
         summary.outcome = "skipped"
