@@ -22,14 +22,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from . import executions, stack
 from .clock import SandboxClock, make_clock
 from .local_lambda import LocalLambda
-from .moto_speedups import quiet_interpreter_log, speed_up_moto
+from .moto_speedups import quiet_interpreter_log, share_botocore_loaders, speed_up_moto
 from .names import StackNames, UnknownName, globals_environment
-from .runtime import account_keys, forget_layer_credentials, isolate_aws_environment, start_clock, start_local_lambdas
+from .runtime import Clients, forget_layer_credentials, isolate_aws_environment, start_clock, start_local_lambdas
 from .waits import ClockWaits
 
 log = logging.getLogger(__name__)
@@ -87,8 +85,7 @@ class Sandbox:
         self._mock: Any = None
         self._saved_env: dict[str, str] | None = None
         self._undo: list[Any] = []
-        self._sessions: dict[str, boto3.Session] = {}
-        self._sessions_lock = threading.Lock()
+        self._clients = Clients(self.account, STACK_REGION)
         self._names: StackNames | None = None
         self._threads_before: set[int | None] = set()
 
@@ -141,6 +138,7 @@ class Sandbox:
             self.engine
         )  # moto answers as AWS does
         self._undo.append(speed_up_moto())
+        self._undo.append(share_botocore_loaders())
         self._undo.append(quiet_interpreter_log())
         self.deployment = stack.deploy(translated, lambda service: self.client(service))
         self._names = StackNames(self.deployment)
@@ -169,7 +167,7 @@ class Sandbox:
             os.environ.clear()
             os.environ.update(self._saved_env)
             self._saved_env = None
-        self._sessions.clear()
+        self._clients.clear()
         with Sandbox._active_lock:
             if Sandbox._active is self:
                 Sandbox._active = None
@@ -269,17 +267,10 @@ class Sandbox:
 
     # ------------------------------------------------------------------ clients
     def client(self, service: str, account: str | None = None, region: str | None = None) -> Any:
-        """A boto3 client acting as `account` (default: the stack's account) in `region`."""
+        """A boto3 client acting as `account` (default: the stack's account) in `region`, made once per sandbox."""
         if self._mock is None:
             raise SandboxError("the sandbox is not open")
-        account = account or self.account
-        with self._sessions_lock:  # boto3 sessions are not thread-safe; the clients they make are
-            if account not in self._sessions:
-                key, secret = ("testing", "testing") if account == self.account else account_keys(account, STACK_REGION)
-                self._sessions[account] = boto3.Session(
-                    aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.region
-                )
-            return self._sessions[account].client(service, region_name=region or self.region)
+        return self._clients.get(service, account or self.account, region or self.region)
 
     # ------------------------------------------------------------------ running
     def start_sync(self, sync: str, input: Any = None, *, name: str | None = None) -> str:

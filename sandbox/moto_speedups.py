@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
+
+_loaders: dict[str | None, Any] = {}  # data path -> botocore Loader, kept across sandboxes
+_loaders_lock = threading.Lock()
 
 
 def speed_up_moto() -> Any:
@@ -12,7 +16,10 @@ def speed_up_moto() -> Any:
       __eq__; once an account's backend exists (the common case) a dict lookup answers;
     * UpdateExpression validators re-check every sub-expression (192 of 296 nodes for a 46-action SET),
       O(n^2); the root's check covers its sub-expressions, so only the root is checked. A product
-      update_item of ~45 attributes drops from ~30 ms to ~18 ms."""
+      update_item of ~45 attributes drops from ~30 ms to ~18 ms.
+
+    Also: moto loads ~700 public AMIs into every account's and region's EC2 backend; nothing here reads
+    them, so they are not loaded (MOTO_EC2_LOAD_DEFAULT_AMIS, set by runtime.isolate_aws_environment)."""
     from moto.core.base_backend import BackendDict
     from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import UpdateExpression  # type: ignore[attr-defined]
@@ -48,6 +55,25 @@ def speed_up_moto() -> Any:
             undo.pop()()
 
     return undo_all
+
+
+def share_botocore_loaders() -> Any:
+    """Every boto3 Session (each sandbox's, each cold handler's) reads the service models from disk again:
+    JSON decoding was an eighth of a workflow test's CPU. Sessions made while the sandbox is open share one
+    loader per data path, as every client of boto3's default session does; what they load is the same."""
+    import botocore.loaders
+    import botocore.session
+
+    new_loader = botocore.session.create_loader
+
+    def shared_loader(search_path_string: str | None = None) -> Any:
+        with _loaders_lock:
+            if search_path_string not in _loaders:
+                _loaders[search_path_string] = botocore.loaders.create_loader(search_path_string)
+            return _loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader
+    return lambda: setattr(botocore.session, "create_loader", new_loader)
 
 
 def quiet_interpreter_log() -> Any:

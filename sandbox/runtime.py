@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
+
+import boto3
 
 from . import lambda_logs
 from .clock import SandboxClock
@@ -13,7 +16,8 @@ from .stack import Deployment
 
 
 def isolate_aws_environment(region: str) -> None:
-    """Drop every AWS_*/MOTO_* variable and set dummy credentials: no real profile or endpoint leaks in."""
+    """Drop every AWS_*/MOTO_* variable and set dummy credentials: no real profile or endpoint leaks in;
+    moto's public AMIs are not loaded."""
     for key in list(os.environ):
         if key.startswith("AWS_") or key.startswith("MOTO_"):
             del os.environ[key]
@@ -27,6 +31,7 @@ def isolate_aws_environment(region: str) -> None:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "POWERTOOLS_TRACE_DISABLED": "1",
+            "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # nothing reads them (moto_speedups.speed_up_moto)
         }
     )
 
@@ -70,6 +75,41 @@ def start_local_lambdas(deployment: Deployment, region: str, account: str, clock
         )
     runtime.install()
     return runtime
+
+
+class Clients:
+    """A sandbox's boto3 clients, one per (account, service, region) for its life: boto3 clients are
+    thread-safe and cost 5 to 40 ms to make; the sessions that make them are not thread-safe."""
+
+    def __init__(self, stack_account: str, region: str) -> None:
+        self.stack_account, self.region = stack_account, region
+        self._sessions: dict[str, boto3.Session] = {}
+        self._made: dict[tuple[str, str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, service: str, account: str, region: str) -> Any:
+        with self._lock:
+            made = self._made.get((account, service, region))
+            if made is None:
+                made = self._made[(account, service, region)] = self._session(account).client(
+                    service, region_name=region
+                )
+            return made
+
+    def _session(self, account: str) -> boto3.Session:
+        if account not in self._sessions:
+            key, secret = (
+                ("testing", "testing") if account == self.stack_account else account_keys(account, self.region)
+            )
+            self._sessions[account] = boto3.Session(
+                aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.region
+            )
+        return self._sessions[account]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+            self._made.clear()
 
 
 def account_keys(account: str, region: str) -> tuple[str, str]:

@@ -9,7 +9,10 @@ exactly what `sam deploy` would, minus the upload.
 from __future__ import annotations
 
 import copy
+import json
+import threading
 import types
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,11 @@ class Translated:
         return None
 
 
+_translations: OrderedDict[tuple[Any, ...], Translated] = OrderedDict()
+_translations_lock = threading.Lock()
+_KEPT_TRANSLATIONS = 16
+
+
 def translate(
     template: str | Path,
     parameters: dict[str, Any] | None = None,
@@ -66,8 +74,28 @@ def translate(
     account: str = DEFAULT_ACCOUNT,
     region: str = DEFAULT_REGION,
 ) -> Translated:
-    """SAM template -> CloudFormation, offline. Local paths become placeholder S3 locations."""
+    """SAM template -> CloudFormation, offline. Local paths become placeholder S3 locations.
+
+    The translation of an unchanged template file with the same inputs is the same, so a process (a test
+    run opens hundreds of sandboxes) translates it once and hands each caller a copy of its own."""
     path = Path(template).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, json.dumps(parameters, sort_keys=True, default=str),
+           stack_name, account, region)  # fmt: skip
+    with _translations_lock:
+        done = _translations.get(key)
+    if done is None:
+        done = _translate(path, parameters, stack_name=stack_name, account=account, region=region)
+        with _translations_lock:
+            _translations[key] = done
+            while len(_translations) > _KEPT_TRANSLATIONS:
+                _translations.popitem(last=False)
+    return copy.deepcopy(done)
+
+
+def _translate(
+    path: Path, parameters: dict[str, Any] | None, *, stack_name: str, account: str, region: str
+) -> Translated:
     source = read_template(path)
     values = resolve_parameters(source, parameters, path)
     sam = language_extensions.expand(source, values)
