@@ -155,3 +155,12 @@ def test_the_same_sandbox_serves_http(sb):
         "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
     )
     assert ddb.scan(TableName=sb.table_name("items"))["Count"] == len(sb.items("items"))
+
+
+def test_sessions_share_one_service_model_loader_only_while_a_sandbox_is_open(sb):
+    def loader():
+        return boto3.Session()._session.get_component("data_loader")
+
+    assert loader() is loader()  # the models are read from disk once, not once per session
+    assert sb.client("dynamodb") is sb.client("dynamodb")
+    assert sb.client("dynamodb", region="eu-west-1").meta.region_name == "eu-west-1"

@@ -104,6 +104,29 @@ def test_a_missing_code_dir_is_named(tmp_path):
         stack.translate(path)
 
 
+def test_a_template_is_translated_once_per_version_and_each_caller_gets_its_own_copy(tmp_path):
+    body = """
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Rate: {Type: Number, Default: 5}
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.12, MemorySize: !Ref Rate}
+        """
+    path = write_template(tmp_path, body, HANDLER)
+    first, second = stack.translate(path), stack.translate(path)
+    assert first.cfn == second.cfn and first.cfn is not second.cfn
+    first.cfn["Resources"]["Fn"]["Properties"]["MemorySize"] = 1
+    first.parameters["Rate"] = 1
+    again = stack.translate(path)
+    assert again.cfn["Resources"]["Fn"]["Properties"]["MemorySize"] == {"Ref": "Rate"}
+    assert again.parameters["Rate"] == "5"
+    assert stack.translate(path, {"Rate": 7}).parameters["Rate"] == "7"  # other inputs, another translation
+    write_template(tmp_path, body.replace("Default: 5", "Default: 64"))  # a new version of the file
+    assert stack.translate(path).parameters["Rate"] == "64"
+
+
 # ------------------------------------------------------------------ the smoke stack, resource by resource
 
 
