@@ -308,6 +308,32 @@ def test_throttling_is_retried_within_the_run(sb):
     assert_fully_extended_once(sb)
 
 
+def test_an_extension_still_throttled_after_every_sdk_attempt_is_tried_once_more_and_lands():
+    # S2 holds one server in us-east-1: every throttle below is that server's, so its first extension uses
+    # all 9 of the SDK's attempts (max_attempts 8 counts retries) and comes back throttled; the worker's one
+    # more pass extends it
+    fleet = copy.deepcopy(FLEET)
+    fleet["accounts"][3]["regions"]["us-east-1"]["sourceServers"] = 1
+    with Sandbox(fleet=fleet, parameters=PARAMS) as box:
+        seed_status(box)
+        box.set_faults(
+            [
+                {
+                    "operation": "CreateExtendedSourceServer",
+                    "stagingAccountId": S2,
+                    "error": "ThrottlingException",
+                    "times": 9,
+                }
+            ]
+        )
+        summary = box.run_sync("staging")
+        assert summary["status"] == "SUCCEEDED" and summary["errorCount"] == 0, summary
+        assert summary["serversExtended"] == TO_EXTEND - 1 and summary["serversFailed"] == 0
+        assert creates(box, account=T1, region="us-east-1") == 3 + 1 + 9  # S1's 3, S2's one, 9 throttled
+        (only,) = [s["arn"] for s in servers(box, S2, "us-east-1")]
+        assert extended_from(box, T1, "us-east-1")[only] == 1
+
+
 def test_a_dry_run_reports_what_would_be_extended_and_writes_nothing(sb):
     seed_status(sb)
     summary = sb.run_sync("staging", input={"dryRun": True})
