@@ -250,3 +250,14 @@ def test_every_sample_event_has_a_target_that_accepts_it(sample):
         sync = next((s for s in SYNCS if re.fullmatch(rf"{s}-sync(-[\w-]+)?\.json", sample)), None)
         assert sync is not None, f"{sample}: no sync of that name"
         models.parse_sync_input(sync_spec(sync).input_model, sync, event)
+
+
+def test_the_readme_names_every_execution_input_key_each_sync_takes():
+    # "Anything else fails" in the README's paragraph on execution inputs is only true if it names them all
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("The execution input may narrow a run")
+    paragraph = readme[start : readme.index("InvalidSyncInput", start)]
+    named = set(re.findall(r"`([A-Za-z]+)`", paragraph)) | set(re.findall(r'"([A-Za-z]+)"', paragraph))
+    for sync in SYNCS:
+        keys = set(sync_spec(sync).input_model.model_fields)
+        assert keys <= named, f"{sync}: the README's input paragraph leaves out {sorted(keys - named)}"
