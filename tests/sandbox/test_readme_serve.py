@@ -91,5 +91,11 @@ def _check_outputs(outputs: dict[str, str], banner: str) -> None:
             assert body.get("regions") or body.get("executionArn"), body
         elif "--endpoint" in command:
             assert re.match(r"inventory  SUCCEEDED\n", out), out
+    # the served sandbox keeps its state between runs: its second inventory is the filtered one
+    endpoint_runs = [out for command, out in outputs.items() if "--endpoint" in command]
+    assert [re.search(r"^  decision\s+(\S+)", out, re.MULTILINE).group(1) for out in endpoint_runs] == [  # type: ignore[union-attr]
+        "fallback_empty",
+        "filtered",
+    ], endpoint_runs
     rest_api = re.search(r"REST API .*: (http://\S+)", banner)
     assert rest_api and rest_api.group(1).endswith("/v1/_user_request_")
