@@ -193,6 +193,35 @@ def test_serve_answers_boto3_from_another_process(capsys):
     assert out.rstrip().endswith("stopped")
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_stops_cleanly_on_sigterm_as_on_ctrl_c(sig):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    argv = [
+        sys.executable,
+        "-m",
+        "sandbox.cli",
+        "sandbox",
+        "serve",
+        "--template",
+        SMOKE,
+        "--fleet",
+        "none",
+        "--port",
+        "0",
+    ]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while not any("Ctrl-C" in line for line in lines):
+        assert time.monotonic() < deadline and proc.poll() is None, lines
+        lines.append(proc.stdout.readline())
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)  # a service manager's stop, not a hang
+    assert proc.returncode == 0, err
+    assert out.rstrip().endswith("stopped") and "Traceback" not in err
+
+
 def _run_targets_the_served_sandbox(sfn, arn, url, capsys):
     """`sandbox run --endpoint` starts the run on that server (its executions list grows by one each time)."""
     before = len(sfn.list_executions(stateMachineArn=arn)["executions"])
