@@ -73,6 +73,18 @@ def test_a_task_sample_changes_no_status_no_lock_and_no_region_status(sb, sample
         assert drs_writes(sb) == writes
 
 
+def sync_metric_records(sb) -> list[dict[str, Any]]:
+    """The embedded-metric records FinishRunFunction logged with a sync dimension (not its cold start)."""
+    return [r for r in sb.logs("FinishRunFunction") if "_aws" in r and "sync" in r]
+
+
+def test_a_finish_sample_publishes_no_metric(sb):
+    published = sync_metric_records(sb)
+    assert published, "the fixture's real run published its metrics"  # what the sample must not add to
+    assert invoke(sb, "task-finish-run.json")[0] is None
+    assert sync_metric_records(sb) == published
+
+
 def test_a_staging_worker_in_a_sample_run_only_reports_even_without_dry_run(sb):
     event = json.loads((EVENTS / "task-staging-worker.json").read_text())
     event["options"]["dryRun"] = False
