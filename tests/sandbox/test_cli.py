@@ -517,4 +517,10 @@ def test_the_readme_shows_the_environment_serve_prints():
     env_line = next(line for line in _readme_lines() if line.startswith("export AWS_ENDPOINT_URL="))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         assert f"{name}=" in env_line
-    assert "--cli-binary-format" not in README or "CLI v2" in README
+    lines = README.splitlines()
+    for i, line in enumerate(lines):
+        if "--cli-binary-format" in line and not line.lstrip().startswith("#"):
+            first = i
+            while lines[first - 1].rstrip().endswith("\\"):  # the command's first line
+                first -= 1
+            assert "CLI v2" in lines[first - 1] and "v1" in lines[first - 1], lines[first - 1]

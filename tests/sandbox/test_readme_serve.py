@@ -35,7 +35,12 @@ def _serve_argv(block: str) -> list[str]:
 
 
 def _aws_on_path(tmp_path: Path) -> dict[str, str]:
+    """A machine with no AWS config at all: no AWS_* variable, and a HOME without ~/.aws."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    if pyenv.is_dir():  # pyenv's shims find their versions from HOME otherwise
+        env["PYENV_ROOT"] = str(pyenv)
+    env["HOME"] = str(tmp_path)
     env["PATH"] = f"{ROOT / '.venv/bin'}:{env['PATH']}"
     real = shutil.which("aws")
     if real is None or subprocess.run([real, "--version"], capture_output=True, env=env).returncode != 0:
