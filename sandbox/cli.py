@@ -32,6 +32,14 @@ from .cli_checks import (
 )
 from .cli_output import Output
 
+# The README's variables for a deployed stack, each a stack output; serve prints them for its own stack.
+README_VARIABLES = {
+    "INVENTORY_SYNC_ARN": "InventorySyncStateMachineArn",
+    "TAG_SYNC_ARN": "TagsSyncStateMachineArn",
+    "STAGING_SYNC_ARN": "StagingSyncStateMachineArn",
+    "RECOVERY_INSTANCE_SYNC_ARN": "RecoveryInstancesSyncStateMachineArn",
+    "DATA_MANAGEMENT_FUNCTION": "DataManagementFunctionName",
+}
 DEFAULT_FLEET = "events/fleets/demo.yaml"
 DEFAULT_PORT = 5055
 CONSOLE_HINT = f"http://127.0.0.1:{DEFAULT_PORT}/console/"
@@ -277,6 +285,14 @@ def _print_schedules(sb: Any, speed: float, io_: Output) -> None:
         io_.print(f"  {schedule.name:<64} {state:<8} {every}")
 
 
+def _print_stack_outputs(sb: Any, io_: Output) -> None:
+    outputs = sb.deployment.outputs
+    found = {var: outputs[key] for var, key in README_VARIABLES.items() if key in outputs}
+    if found:
+        io_.print("the stack's outputs the README's 'Running a sync' commands use:")
+        io_.print("  export " + " ".join(f"{var}={value}" for var, value in found.items()))
+
+
 def _print_rest_api(sb: Any, url: str, io_: Output) -> None:
     """The REST API's invoke URL on this server, and a signed request to it (sandbox/rest_endpoint.py)."""
     from .rest_endpoint import gateway_of, invoke_url
@@ -318,6 +334,7 @@ def _serve(args: argparse.Namespace, io_: Output) -> int:
                 f"AWS_DEFAULT_REGION={sb.region}"
             )
             _print_rest_api(sb, url, io_)
+            _print_stack_outputs(sb, io_)
             io_.print("state machines:")
             for name, arn in sorted(sb.state_machines.items()):
                 io_.print(f"  {name:<20} {arn}")

@@ -1,6 +1,7 @@
 """`aws SERVICE OPERATION --param value ... [--query Q] [--output text|json]` through boto3, for the README
 check on a machine without the AWS CLI: parameter names as the CLI spells them (kebab case of the API's
-member names), `file://` values read, `--query` by JMESPath, as the CLI does for these simple commands."""
+member names), `file://` values read, `--query` by JMESPath, as the CLI does for these simple commands;
+`lambda invoke` takes its outfile as the last argument and writes the payload there, as the CLI does."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def _value(text: str, shape) -> object:
         return text.lower() == "true"
     if shape.type_name in ("structure", "list", "map"):
         return json.loads(text)
+    if shape.type_name == "blob":
+        return text.encode()
     return text
 
 
@@ -33,9 +36,12 @@ def main(argv: list[str]) -> int:
     )
     members = {xform_name(name, "-"): (name, shape) for name, shape in model.input_shape.members.items()}
     params, query, output = {}, None, "json"
+    outfile = rest.pop() if (service, operation) == ("lambda", "invoke") else None
     pairs = iter(rest)
     for flag in pairs:
         value = next(pairs)
+        if flag == "--cli-binary-format":
+            continue  # the CLI v2 flag: the payload is given as it is, as here
         if flag == "--query":
             query = value
         elif flag == "--output":
@@ -45,6 +51,8 @@ def main(argv: list[str]) -> int:
             params[name] = _value(value, shape)
     result = getattr(client, xform_name(model.name))(**params)
     result.pop("ResponseMetadata", None)
+    if outfile is not None:
+        Path(outfile).write_bytes(result.pop("Payload").read())
     found = jmespath.search(query, result) if query else result
     if output == "text" and not isinstance(found, (dict, list)):
         print(found)

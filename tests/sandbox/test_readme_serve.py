@@ -78,6 +78,7 @@ def test_the_readme_commands_against_serve_run_as_written(tmp_path):
         assert done.returncode == 0, (done.stdout, done.stderr)
         outputs = dict(zip([c for c in commands if c.strip()], done.stdout.split(MARK + "\n"), strict=False))
         _check_outputs(outputs, banner)
+        _run_on_demand_commands(banner, url, env, tmp_path)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
@@ -104,3 +105,32 @@ def _check_outputs(outputs: dict[str, str], banner: str) -> None:
     ], endpoint_runs
     rest_api = re.search(r"REST API .*: (http://\S+)", banner)
     assert rest_api and rest_api.group(1).endswith("/v1/_user_request_")
+
+
+def _on_demand_block() -> list[str]:
+    """The 'Running a sync' block's commands, continuation lines joined."""
+    section = README[README.index("## Running a sync") :]
+    block = re.search(r"^```bash\n(.*?)^```", section, re.MULTILINE | re.DOTALL).group(1)  # type: ignore[union-attr]
+    return [c for c in block.replace("\\\n", " ").splitlines() if c.strip() and not c.startswith("#")]
+
+
+def _run_on_demand_commands(banner: str, url: str, env: dict[str, str], tmp_path: Path) -> None:
+    """Its `aws` lines, with the stack outputs serve prints in place of a deployed stack's; `sam remote invoke`
+    needs a CloudFormation stack, which the README says."""
+    commands = _on_demand_block()
+    aws = [c for c in commands if c.startswith("aws ")]
+    assert len(aws) >= 6 and all(c.startswith("sam remote invoke ") for c in commands if c not in aws), commands
+    assert "`sam remote invoke` needs the deployed stack" in " ".join(README.split())
+    exports = [line.strip() for line in banner.splitlines() if line.strip().startswith("export ")]
+    v1 = subprocess.run(["aws", "--version"], capture_output=True, text=True, env=env).stdout.startswith("aws-cli/1.")
+    for command in aws:
+        if v1:  # as the README says for CLI v1
+            command = command.replace(" --cli-binary-format raw-in-base64-out", "")
+        command = command.replace(" out.json", f" {tmp_path / 'out.json'}")
+        script = "set -eo pipefail\n" + "\n".join(e.replace("http://127.0.0.1:5055", url) for e in exports) + "\n"
+        done = subprocess.run(["bash", "-c", script + command], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        if command.startswith("aws stepfunctions start-execution"):
+            assert json.loads(done.stdout)["executionArn"].startswith("arn:aws:states:"), done.stdout
+        else:  # the direct invocation started its sync
+            assert json.loads((tmp_path / "out.json").read_text())["executionArn"], done.stdout
