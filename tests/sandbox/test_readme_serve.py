@@ -79,6 +79,7 @@ def test_the_readme_commands_against_serve_run_as_written(tmp_path):
         outputs = dict(zip([c for c in commands if c.strip()], done.stdout.split(MARK + "\n"), strict=False))
         _check_outputs(outputs, banner)
         _run_on_demand_commands(banner, url, env, tmp_path)
+        _run_api_commands(banner, env)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
@@ -107,9 +108,9 @@ def _check_outputs(outputs: dict[str, str], banner: str) -> None:
     assert rest_api and rest_api.group(1).endswith("/v1/_user_request_")
 
 
-def _on_demand_block() -> list[str]:
-    """The 'Running a sync' block's commands, continuation lines joined."""
-    section = README[README.index("## Running a sync") :]
+def _block_of(heading: str) -> list[str]:
+    """The commands of the first bash block under `heading`, continuation lines joined."""
+    section = README[README.index(heading) :]
     block = re.search(r"^```bash\n(.*?)^```", section, re.MULTILINE | re.DOTALL).group(1)  # type: ignore[union-attr]
     return [c for c in block.replace("\\\n", " ").splitlines() if c.strip() and not c.startswith("#")]
 
@@ -117,7 +118,7 @@ def _on_demand_block() -> list[str]:
 def _run_on_demand_commands(banner: str, url: str, env: dict[str, str], tmp_path: Path) -> None:
     """Its `aws` lines, with the stack outputs serve prints in place of a deployed stack's; `sam remote invoke`
     needs a CloudFormation stack, which the README says."""
-    commands = _on_demand_block()
+    commands = _block_of("## Running a sync")
     aws = [c for c in commands if c.startswith("aws ")]
     assert len(aws) >= 6 and all(c.startswith("sam remote invoke ") for c in commands if c not in aws), commands
     assert "`sam remote invoke` needs the deployed stack" in " ".join(README.split())
@@ -134,3 +135,29 @@ def _run_on_demand_commands(banner: str, url: str, env: dict[str, str], tmp_path
             assert json.loads(done.stdout)["executionArn"].startswith("arn:aws:states:"), done.stdout
         else:  # the direct invocation started its sync
             assert json.loads((tmp_path / "out.json").read_text())["executionArn"], done.stdout
+
+
+def _run_api_commands(banner: str, env: dict[str, str]) -> None:
+    """The API section's block: `API` is the stack's ApiUrl output there, serve's stage URL here."""
+    commands = _block_of("## API")
+    assert commands[0].startswith("API=$(aws cloudformation describe-stacks ") and "ApiUrl" in commands[0]
+    stage = re.search(r"REST API .*: (http://\S+)", banner).group(1)  # type: ignore[union-attr]
+    curls = [c for c in commands[1:] if c.startswith("awscurl ")]
+    assert len(curls) == 2 and all(c.startswith(("awscurl ", "sam remote invoke ")) for c in commands[1:])
+    for command in curls:
+        done = subprocess.run(
+            ["bash", "-c", f"set -eo pipefail\nexport {_export_line(banner)}\nAPI={stage}\n{command}"],
+            cwd=ROOT,
+            env={**env, "PATH": f"{ROOT / '.venv/bin'}:{env['PATH']}"},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        body = json.loads(done.stdout)
+        assert "message" not in body and (body.get("servers") or body.get("executionArn")), body
+
+
+def _export_line(banner: str) -> str:
+    """serve's environment line (the endpoint and the keys), without `export`."""
+    line = next(x for x in banner.splitlines() if "export AWS_ENDPOINT_URL=" in x)
+    return line.strip().removeprefix("export ")
