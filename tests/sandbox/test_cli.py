@@ -490,6 +490,18 @@ def test_the_readme_sandbox_commands_run_as_written(capsys, argv):
         assert re.match(r"\S+  SUCCEEDED\n", out), out
 
 
+def test_the_readme_demo_runs_as_written_and_is_what_make_demo_runs(capsys):
+    (demo,) = [argv for argv in _readme_commands() if argv[:2] == ["sandbox", "demo"]]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^demo:.*\n\t\$\(VENV\)/bin/drs-fleet-sync " + " ".join(demo) + "$", makefile, re.MULTILINE)
+    assert main(demo) == 0
+    out, _ = capsys.readouterr()
+    runs = int(re.search(r"^(\d+)/(\d+) runs succeeded", out, re.MULTILINE).group(2))  # type: ignore[union-attr]
+    assert f"{runs}/{runs} runs succeeded" in out and runs >= 4, out
+    calls, full = map(int, re.search(r"API calls: (\d+) against (\d+) .*% saved", out).groups())  # type: ignore[union-attr]
+    assert calls < full, out  # the filtered run against the all-regions run
+
+
 def test_the_readme_names_files_query_parameters_and_routes_that_exist():
     from fleet_sync.api.openapi import build_openapi
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,3 +162,24 @@ def _export_line(banner: str) -> str:
     """serve's environment line (the endpoint and the keys), without `export`."""
     line = next(x for x in banner.splitlines() if "export AWS_ENDPOINT_URL=" in x)
     return line.strip().removeprefix("export ")
+
+
+def test_the_readmes_live_serve_fires_the_schedules(tmp_path):
+    """`sandbox serve --speed 60` as the README gives it (on a free port): a 5-minute schedule fires within
+    seconds, and its execution is there to list."""
+    line = next(x for x in _sandbox_block().splitlines() if " sandbox serve --speed " in x)
+    argv = [sys.executable, "-m", "sandbox.cli", *shlex.split(line.split("  #")[0])[1:], "--port", "0"]
+    env = _aws_on_path(tmp_path)
+    proc, url, banner = _start(argv, env)
+    try:
+        creds = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        sfn = boto3.client("stepfunctions", endpoint_url=url, **creds)
+        arn = re.search(r"^  staging\s+(arn:\S+)$", banner, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        deadline = time.monotonic() + 60  # 5 minutes at 60x is 5 s
+        while not sfn.list_executions(stateMachineArn=arn)["executions"]:
+            assert time.monotonic() < deadline, "no staging run started within a minute at 60x"
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
