@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -183,3 +184,22 @@ def test_the_readmes_live_serve_fires_the_schedules(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
+
+
+def test_make_console_serves_the_demos_runs(tmp_path):
+    """`make console` (the README's first block) is `sandbox serve --demo`: the demo's runs, then the console."""
+    recipe = re.search(r"^console:.*\n\t\$\(VENV\)/bin/drs-fleet-sync (.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe and "make console" in README
+    argv = [sys.executable, "-m", "sandbox.cli", *shlex.split(recipe.group(1)), "--port", "0"]
+    proc, url, banner = _start(argv, _aws_on_path(tmp_path))
+    try:
+        with urllib.request.urlopen(f"{url}/console/", timeout=30) as page:  # the local serve
+            assert page.status == 200
+        creds = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        sfn = boto3.client("stepfunctions", endpoint_url=url, **creds)
+        arn = re.search(r"^  inventory\s+(arn:\S+)$", banner, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        runs = sfn.list_executions(stateMachineArn=arn)["executions"]
+        assert len(runs) >= 2 and {r["status"] for r in runs} == {"SUCCEEDED"}, runs  # first and filtered
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
