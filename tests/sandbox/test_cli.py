@@ -502,6 +502,13 @@ def test_the_readme_demo_runs_as_written_and_is_what_make_demo_runs(capsys):
     assert calls < full, out  # the filtered run against the all-regions run
 
 
+def test_the_readmes_python_block_runs_as_written():
+    (block,) = re.findall(r"^```python\n(.*?)^```", README, re.MULTILINE | re.DOTALL)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)  # the README's own example
+    assert scope["summary"]["status"] == "SUCCEEDED" and scope["rows"], scope["summary"]
+
+
 def test_the_readme_names_files_query_parameters_and_routes_that_exist():
     from fleet_sync.api.openapi import build_openapi
 
