@@ -3,13 +3,44 @@ sandbox that more than one folder needs."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fleet_sync.core.clock import iso
 from fleet_sync.run import region_status
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_serve(args: list[str], env: dict[str, str], log: Path, timeout: float = 180) -> tuple[Any, str, str]:
+    """`sandbox serve ARGS` in a process of its own, once it serves: (the process, its URL, its banner). Its
+    stderr goes to `log` (a pipe nobody reads could fill and stall it)."""
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox.cli", "sandbox", "serve", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not any("Ctrl-C" in line for line in lines):
+        assert time.monotonic() < deadline and proc.poll() is None, (lines, log.read_text())
+        lines.append(proc.stdout.readline())
+    banner = "".join(lines)
+    url = re.search(r"serving at (http://\S+)", banner)
+    assert url, banner
+    return proc, url.group(1), banner
 
 
 def age_pair(sb: Any, account: str, region: str, hours: float = 2) -> str:

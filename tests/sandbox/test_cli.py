@@ -15,6 +15,7 @@ import pytest
 
 from sandbox.cli import main
 from sandbox.summary import format_errors, format_runs, format_saving, format_summary
+from tests.sandbox_support import start_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(ROOT / "tests/fixtures/smoke/template.yaml")
@@ -142,37 +143,13 @@ def _group(pattern: str, text: str) -> str:
     return match.group(1)
 
 
-def test_serve_answers_boto3_from_another_process(capsys):
+def test_serve_answers_boto3_from_another_process(capsys, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox.cli",
-            "sandbox",
-            "serve",
-            "--template",
-            SMOKE,
-            "--fleet",
-            "none",
-            "--port",
-            "0",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "serve.log"
+    proc, url, banner = start_serve(["--template", SMOKE, "--fleet", "none", "--port", "0"], env, log)
+    deadline = time.monotonic() + 60
     try:
-        assert proc.stdout is not None and proc.stderr is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        while not any("Ctrl-C" in line for line in lines):
-            assert time.monotonic() < deadline and proc.poll() is None, (lines, proc.stderr.read())
-            lines.append(proc.stdout.readline())
-        url = _group(r"serving at (http://\S+)", lines[0])
-        arn = _group(r"^  smoke\s+(arn:\S+)$", "".join(lines))
+        arn = _group(r"^  smoke\s+(arn:\S+)$", banner)
         creds = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         sfn = boto3.client("stepfunctions", endpoint_url=url, **creds)
         execution = sfn.start_execution(stateMachineArn=arn, name="from-outside", input='{"items": [{"id": 1}]}')
@@ -180,7 +157,7 @@ def test_serve_answers_boto3_from_another_process(capsys):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"])["total"] == 2
-        table = _group(r"^  items\s+(\S+)$", "".join(lines))
+        table = _group(r"^  items\s+(\S+)$", banner)
         rows = boto3.client("dynamodb", endpoint_url=url, **creds).scan(TableName=table)["Count"]
         assert rows == 3  # the item's row from each map and the run's summary
         assert boto3.client("drs", endpoint_url=url, **creds).describe_source_servers()["items"] == []
@@ -188,38 +165,20 @@ def test_serve_answers_boto3_from_another_process(capsys):
         _run_targets_the_served_sandbox(sfn, arn, url, capsys)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, log.read_text()
     assert out.rstrip().endswith("stopped")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_serve_stops_cleanly_on_sigterm_as_on_ctrl_c(sig):
+def test_serve_stops_cleanly_on_sigterm_as_on_ctrl_c(sig, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    argv = [
-        sys.executable,
-        "-m",
-        "sandbox.cli",
-        "sandbox",
-        "serve",
-        "--template",
-        SMOKE,
-        "--fleet",
-        "none",
-        "--port",
-        "0",
-    ]
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 60
-    while not any("Ctrl-C" in line for line in lines):
-        assert time.monotonic() < deadline and proc.poll() is None, lines
-        lines.append(proc.stdout.readline())
+    log = tmp_path / "serve.log"
+    proc, _, _ = start_serve(["--template", SMOKE, "--fleet", "none", "--port", "0"], env, log)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)  # a service manager's stop, not a hang
-    assert proc.returncode == 0, err
-    assert out.rstrip().endswith("stopped") and "Traceback" not in err
+    out, _ = proc.communicate(timeout=30)  # a service manager's stop, not a hang
+    assert proc.returncode == 0, log.read_text()
+    assert out.rstrip().endswith("stopped") and "Traceback" not in log.read_text()
 
 
 def _run_targets_the_served_sandbox(sfn, arn, url, capsys):

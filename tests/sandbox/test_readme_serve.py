@@ -18,6 +18,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.sandbox_support import start_serve
+
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 MARK = "@@@ done"
@@ -29,11 +31,12 @@ def _sandbox_block() -> str:
     return next(b for b in blocks if "# in another shell" in b)
 
 
-def _serve_argv(block: str) -> list[str]:
+def _serve_args(block: str) -> list[str]:
+    """serve's arguments on the README's line, on a free port (the commands get its URL for the README's)."""
     line = next(x for x in block.splitlines() if " sandbox serve --fleet " in x)
     argv = shlex.split(line.split("  #")[0])
-    argv[argv.index("--port") + 1] = "0"  # a free port; the commands get its URL in place of the README's
-    return [sys.executable, "-m", "sandbox.cli", *argv[1:]]
+    argv[argv.index("--port") + 1] = "0"
+    return argv[3:]
 
 
 def _aws_on_path(tmp_path: Path) -> dict[str, str]:
@@ -53,22 +56,10 @@ def _aws_on_path(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _start(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str, str]:
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 180
-    while not any("Ctrl-C" in line for line in lines):
-        assert time.monotonic() < deadline and proc.poll() is None, lines
-        lines.append(proc.stdout.readline())
-    banner = "".join(lines)
-    return proc, re.search(r"serving at (http://\S+)", banner).group(1), banner  # type: ignore[union-attr]
-
-
 def test_the_readme_commands_against_serve_run_as_written(tmp_path):
     block = _sandbox_block()
     env = _aws_on_path(tmp_path)
-    proc, url, banner = _start(_serve_argv(block), env)
+    proc, url, banner = start_serve(_serve_args(block), env, tmp_path / "serve.log")
     try:
         commands = block.split("# in another shell", 1)[1].splitlines()[1:]
         export = next(c for c in commands if c.startswith("export "))
@@ -169,9 +160,8 @@ def test_the_readmes_live_serve_fires_the_schedules(tmp_path):
     """`sandbox serve --speed 60` as the README gives it (on a free port): a 5-minute schedule fires within
     seconds, and its execution is there to list."""
     line = next(x for x in _sandbox_block().splitlines() if " sandbox serve --speed " in x)
-    argv = [sys.executable, "-m", "sandbox.cli", *shlex.split(line.split("  #")[0])[1:], "--port", "0"]
-    env = _aws_on_path(tmp_path)
-    proc, url, banner = _start(argv, env)
+    args = [*shlex.split(line.split("  #")[0])[3:], "--port", "0"]
+    proc, url, banner = start_serve(args, _aws_on_path(tmp_path), tmp_path / "serve.log")
     try:
         creds = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         sfn = boto3.client("stepfunctions", endpoint_url=url, **creds)
@@ -190,8 +180,8 @@ def test_make_console_serves_the_demos_runs(tmp_path):
     """`make console` (the README's first block) is `sandbox serve --demo`: the demo's runs, then the console."""
     recipe = re.search(r"^console:.*\n\t\$\(VENV\)/bin/drs-fleet-sync (.+)$", (ROOT / "Makefile").read_text(), re.M)
     assert recipe and "make console" in README
-    argv = [sys.executable, "-m", "sandbox.cli", *shlex.split(recipe.group(1)), "--port", "0"]
-    proc, url, banner = _start(argv, _aws_on_path(tmp_path))
+    args = [*shlex.split(recipe.group(1))[2:], "--port", "0"]
+    proc, url, banner = start_serve(args, _aws_on_path(tmp_path), tmp_path / "serve.log")
     try:
         with urllib.request.urlopen(f"{url}/console/", timeout=30) as page:  # the local serve
             assert page.status == 200
