@@ -3,6 +3,7 @@ its partition (table or index) only, with the answers moto gives without the pat
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -19,7 +20,7 @@ from sandbox.moto_patches import install_dynamodb_patches
 READERS = WRITERS = 10
 ROWS_PER_WRITER = 30
 READ_ROWS = 40
-ROUNDS = 3  # 20 in a row when the patch changes: ROUNDS=20 is a parameter away
+ROUNDS = int(os.environ.get("DYNAMODB_RACE_ROUNDS", "3"))  # 20 in a row when the patch changes
 
 
 @pytest.fixture
