@@ -10,7 +10,7 @@ from sandbox import Sandbox
 from sandbox.drs import events
 
 A, DISABLED, UNREGISTERED = "111111111111", "222222222222", "444444444444"
-STORM = 200  # events for one pair within a minute (each a Lambda invocation here: about 0.15 s of wall time)
+STORM = 1000  # the storm: 1,000 events for one pair within a minute
 REGIONS = ["eu-west-1", "us-east-1", "us-west-2"]
 PARAMETERS = {"DrsRegions": ",".join(REGIONS), "EventSourceAccountIds": f"{A},{DISABLED},{UNREGISTERED}"}
 FLEET = {
