@@ -5,6 +5,8 @@ keys) and its output belong to that invocation alone. The sandbox runs many invo
 process, so while it is open:
 * every invocation has an `InvocationLog` (bound to its thread and to the pool threads it starts);
 * Powertools' formatter keeps its keys per invocation, so one item's `region` never lands on another's lines;
+* Powertools Metrics keep their metric, dimension and metadata sets per invocation (in one process they are
+  module state every function shares), so one invocation never flushes, or fails to flush, another's;
 * records logged during an invocation (any logger) and what it prints are kept as its lines, formatted
   by the handler that would have written them, instead of reaching the caller's stdout;
 * at the end of the invocation they are written, between Lambda's START/END/REPORT lines, to a stream of
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures
+import copy
 import logging
 import sys
 import threading
@@ -33,6 +36,7 @@ class InvocationLog:
     stream: str
     lines: list[tuple[float, str]] = field(default_factory=list)  # (epoch seconds, line)
     log_formats: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(formatter) -> its keys
+    metric_state: dict[tuple[int, str], Any] = field(default_factory=dict)  # (id(provider), attribute) -> value
     clock_time: Callable[[], float] = field(default=lambda: 0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -81,6 +85,39 @@ class _PerInvocation:
 
     def __set__(self, obj: Any, value: dict[str, Any]) -> None:
         self._store(obj)[id(obj)] = value
+
+
+class _MetricState:
+    """An attribute of Powertools' EMF metrics provider, kept per invocation (per thread outside one). Each
+    invocation starts from a copy of what the provider was set up with (its default dimensions); what it adds,
+    flushes and clears is its own."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.outside = threading.local()
+
+    def _store(self) -> dict[tuple[int, str], Any]:
+        invocation = current()
+        if invocation is not None:
+            return invocation.metric_state
+        if not hasattr(self.outside, "state"):
+            self.outside.state = {}
+        return self.outside.state
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        store, key = self._store(), (id(obj), self.name)
+        if key not in store:
+            store[key] = copy.deepcopy(obj.__dict__.get(self.name))
+        return store[key]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value  # the set-up (also what the provider keeps once the sandbox is closed)
+        self._store()[(id(obj), self.name)] = value
+
+
+METRIC_STATE = ("metric_set", "dimension_set", "metadata_set", "dimension_sets")
 
 
 def _print_to_log(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,6 +176,10 @@ def _carry_into_pools(original: Callable[..., Any]) -> Callable[..., Any]:
     return submit
 
 
+def _remover(owner: Any, name: str) -> Callable[[], None]:
+    return lambda: delattr(owner, name)
+
+
 def _restore(owner: Any, name: str, original: Any) -> Callable[[], None]:
     return lambda: setattr(owner, name, original)
 
@@ -146,11 +187,15 @@ def _restore(owner: Any, name: str, original: Any) -> Callable[[], None]:
 def install() -> Callable[[], None]:
     """Patch Powertools, logging and stdout as the module docstring says; returns the undo."""
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
     undo: list[Callable[[], None]] = []
     cls = LambdaPowertoolsFormatter
     cls.log_format = _PerInvocation()  # type: ignore[assignment]
     undo.append(lambda: delattr(cls, "log_format"))
+    for name in METRIC_STATE:
+        setattr(AmazonCloudWatchEMFProvider, name, _MetricState(name))
+        undo.append(_remover(AmazonCloudWatchEMFProvider, name))
     for owner, name, wrap in (
         (logging.Logger, "callHandlers", _capture_records),
         (concurrent.futures.ThreadPoolExecutor, "submit", _carry_into_pools),
