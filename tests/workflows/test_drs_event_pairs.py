@@ -1,8 +1,7 @@
 """Events for 50 pairs at once, beside a full inventory run that scans the same pairs: the sync's lock decides.
 Scoped runs never write beside the full run (those that meet its lock wait for it in their first state), every
-pair is active at once, and no server is lost. (Its 50 runs finishing together once ended one RunNotFinished:
-concurrent FinishRun invocations shared Powertools' metric sets in the sandbox's one process; the sandbox now
-keeps them per invocation, as containers do: tests/sandbox/test_invocation_metrics.py.)"""
+pair is active at once, and no server is lost. The 50 runs finish together: their FinishRun invocations keep
+their metrics apart, as containers do (tests/sandbox/test_invocation_metrics.py)."""
 
 import pytest
 
