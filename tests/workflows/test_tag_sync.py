@@ -1,6 +1,7 @@
 """The tag sync end to end on the sandbox: real template, ASL, handlers, moto EC2 and the DRS simulator."""
 
 import copy
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -259,7 +260,25 @@ def test_stale_inventory_falls_back_to_drs_and_a_deleted_server_is_forgotten(sb)
 
 
 @pytest.mark.slow
-def test_more_than_1000_servers_in_a_region():
+def count_writes(monkeypatch, table: str) -> Counter:
+    """PutItem and BatchWriteItem requests naming `table`, as DynamoDB receives them (moto's handler)."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    seen: Counter = Counter()
+    for operation in ("put_item", "batch_write_item"):
+        original = getattr(DynamoHandler, operation)
+
+        def counted(self, original=original, operation=operation):
+            body = self.body if isinstance(self.body, dict) else json.loads(self.body)
+            if body.get("TableName") == table or table in body.get("RequestItems", {}):
+                seen[operation] += 1
+            return original(self)
+
+        monkeypatch.setattr(DynamoHandler, operation, counted)
+    return seen
+
+
+def test_more_than_1000_servers_in_a_region(monkeypatch):
     fleet = {
         "seed": 9,
         "accounts": [
@@ -272,6 +291,7 @@ def test_more_than_1000_servers_in_a_region():
     }
     with Sandbox(fleet=fleet, parameters={"DrsRegions": "us-east-1,eu-west-1"}) as sb:
         put_status(sb, [status_row(A, "us-east-1", 1050, success_minutes=60), status_row(A, "eu-west-1", 0)])
+        writes = count_writes(monkeypatch, sb.table_name("sync-state"))
         summary = sb.run_sync("tags", timeout=300)
         assert summary["status"] == "SUCCEEDED" and summary["outcome"] == "complete", summary
         # Every server is tagged: 2 DescribeSourceServers pages, 2 DescribeInstances batches of <= 1,000 ids
@@ -283,6 +303,9 @@ def test_more_than_1000_servers_in_a_region():
         assert summary["apiCalls"]["UpdateLaunchConfiguration"] == 1050
         assert "GetLaunchConfiguration" not in summary["apiCalls"]
         assert all(set(PROVENANCE_KEYS) <= set(s["tags"]) for s in servers(sb, A, "us-east-1"))
+        # each server's tag state in batches of 25 (42 for 1,050), not one PutItem per server; the few PutItems
+        # are the run's own (lock, item results, summary, status)
+        assert 42 <= writes["batch_write_item"] <= 50 and writes["put_item"] <= 10, writes
 
 
 def test_direct_invocation_starts_the_tag_sync(sb):

@@ -69,6 +69,15 @@ def _conditional_failed(exc: ClientError) -> bool:
     return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
+@dataclass(frozen=True)
+class TagState:
+    """What the tag sync remembers of one server: the keys it wrote, and when it last set copyTags."""
+
+    server_id: str
+    managed: frozenset[str]
+    copy_tags_checked_at: str | None
+
+
 @dataclass
 class SyncStateStore:
     table: Any
@@ -278,17 +287,20 @@ class SyncStateStore:
         items = query_all(self.table, KeyConditionExpression=SYNC_STATE.partition(_tags_pk(account_id, region)))
         return {item["sk"]: item for item in items}
 
-    def save_tag_state(
-        self, account_id: str, region: str, server_id: str, managed: frozenset[str], copy_tags_checked_at: str | None
-    ) -> None:
-        item: dict[str, Any] = {
-            **SYNC_STATE.key(_tags_pk(account_id, region), server_id),
-            "managedKeys": sorted(managed),
-            "updatedAt": iso(utc_now()),
-        }
-        if copy_tags_checked_at:
-            item["copyTagsCheckedAt"] = copy_tags_checked_at
-        self.table.put_item(Item=item)
+    def save_tag_states(self, account_id: str, region: str, states: list[TagState]) -> None:
+        """Each server's managed keys and copyTags check, 25 rows per BatchWriteItem."""
+        if not states:
+            return
+        with self.table.batch_writer() as batch:
+            for state in states:
+                item: dict[str, Any] = {
+                    **SYNC_STATE.key(_tags_pk(account_id, region), state.server_id),
+                    "managedKeys": sorted(state.managed),
+                    "updatedAt": iso(utc_now()),
+                }
+                if state.copy_tags_checked_at:
+                    item["copyTagsCheckedAt"] = state.copy_tags_checked_at
+                batch.put_item(Item=item)
 
     def forget_tag_state(self, account_id: str, region: str, server_ids: list[str]) -> None:
         if not server_ids:

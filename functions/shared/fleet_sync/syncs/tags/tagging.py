@@ -15,6 +15,7 @@ DISCONNECTED servers and servers with no EC2 instance are skipped and counted by
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ...core.errors import OriginNotTrusted
 from ...core.observability import logger
 from ...core.reads import Access, aws_instance_id, describe_instances, origin_of
 from ...core.regions import is_throttling
-from ...run.sync_state import SyncStateStore
+from ...run.sync_state import SyncStateStore, TagState
 from ..inventory.store import InventoryStore
 from .spec import skipped_count_key
 
@@ -219,7 +220,8 @@ def with_instances(
 
 @dataclass
 class PairTagger:
-    """Brings the servers of one (account, region) to their desired tags, one server at a time (threads)."""
+    """Brings the servers of one (account, region) to their desired tags, one server at a time (threads). What
+    changed in its tag state is kept in `changed_states` and written in batches (`save_states`)."""
 
     account_id: str
     region: str
@@ -230,6 +232,8 @@ class PairTagger:
     now: datetime
     known: dict[str, dict[str, Any]]
     report: TagReport
+    changed_states: list[TagState] = field(default_factory=list)
+    _states_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, pair: tuple[Server, dict[str, Any]]) -> Counter[str]:
         s, inst = pair
@@ -251,8 +255,14 @@ class PairTagger:
         else:
             counts["serversUnchanged"] += 1
         if change.managed_after != managed or checked_at != row.get("copyTagsCheckedAt"):
-            self.state.save_tag_state(self.account_id, self.region, s.server_id, change.managed_after, checked_at)
+            with self._states_lock:
+                self.changed_states.append(TagState(s.server_id, change.managed_after, checked_at))
         return counts
+
+    def save_states(self) -> None:
+        with self._states_lock:
+            states, self.changed_states = self.changed_states, []
+        self.state.save_tag_states(self.account_id, self.region, states)
 
     def _write(self, s: Server, change: TagChange, counts: Counter[str]) -> None:
         drs = self.drs
@@ -303,9 +313,12 @@ def sync_pair_tags(
     instances, unreadable = read_instances(eligible, account_id, access=access, report=report)
     drs = access.client("drs", credentials=access.credentials, region=region)
     tagger = PairTagger(account_id, region, drs, state, inventory, provenance, now or utc_now(), known, report)
-    with ThreadPoolExecutor(max_workers=TAG_THREADS) as pool:
-        for counts in pool.map(tagger.apply, with_instances(eligible, instances, unreadable, report)):
-            report.counts.update(counts)
+    try:
+        with ThreadPoolExecutor(max_workers=TAG_THREADS) as pool:
+            for counts in pool.map(tagger.apply, with_instances(eligible, instances, unreadable, report)):
+                report.counts.update(counts)
+    finally:  # what was written to DRS is remembered even when a later server fails the pair
+        tagger.save_states()
     # Forget servers that left the pair (the listing is complete: DRS, or an inventory fresh for the pair).
     state.forget_tag_state(account_id, region, sorted(set(known) - {s.server_id for s in servers}))
     return report
