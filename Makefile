@@ -16,7 +16,7 @@ PYTEST_WORKERS ?= 2
 TEST_DIRS := tests/api tests/unit/layer tests/unit/console tests/sandbox tests/unit/template tests/workflows tests/console
 
 .PHONY: help venv demo console check test lint typecheck complexity fast-tests other-tests browser-tests security \
-        template-checks static-checks bench bench-scale chaos clean
+        template-checks bench bench-scale chaos clean
 
 help:
 	@echo "make demo   run the inventory sync (and every other sync) on the offline sandbox"
@@ -102,16 +102,11 @@ template-checks: $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 # The three venvs install side by side first (about 40 s on a clean clone instead of 75 s one after another).
-# Then the quick gate, so a lint error or a broken unit fails in a minute; then the sandbox tests with the
-# static checks beside them (mypy, bandit, cfn-lint, sam validate and checkov take one core for about a
-# minute, and the sandbox tests leave some of a core idle); then the browser tests.
+# The checks then run one after another: beside the sandbox tests, which keep both cores busy, the static
+# checks saved no time.
 test:
 	$(MAKE) -j3 $(VENV)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp
-	$(MAKE) lint complexity fast-tests
-	$(MAKE) -j2 --output-sync=line other-tests static-checks
-	$(MAKE) browser-tests
-
-static-checks: typecheck security template-checks
+	$(MAKE) check security template-checks other-tests browser-tests
 
 bench: $(VENV)/.stamp
 	$(PY) -m bench

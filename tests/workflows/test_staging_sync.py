@@ -312,7 +312,7 @@ def test_an_extension_still_throttled_after_every_sdk_attempt_is_tried_once_more
     # S2 holds one server in us-east-1: every throttle below is that server's, so its first extension uses
     # all 9 of the SDK's attempts (max_attempts 8 counts retries) and comes back throttled; the worker's one
     # more pass extends it
-    fleet = copy.deepcopy(FLEET)
+    fleet: dict[str, Any] = copy.deepcopy(FLEET)
     fleet["accounts"][3]["regions"]["us-east-1"]["sourceServers"] = 1
     with Sandbox(fleet=fleet, parameters=PARAMS) as box:
         seed_status(box)
