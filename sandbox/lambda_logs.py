@@ -35,8 +35,7 @@ class InvocationLog:
     request_id: str
     stream: str
     lines: list[tuple[float, str]] = field(default_factory=list)  # (epoch seconds, line)
-    log_formats: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(formatter) -> its keys
-    metric_state: dict[tuple[int, str], Any] = field(default_factory=dict)  # (id(provider), attribute) -> value
+    powertools: dict[tuple[int, str], Any] = field(default_factory=dict)  # (id(object), attribute) -> its value
     clock_time: Callable[[], float] = field(default=lambda: 0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -59,32 +58,35 @@ def bound(invocation: InvocationLog | None) -> Iterator[None]:
         _bound.invocation = previous
 
 
+_outside = threading.local()
+
+
+def _powertools_state() -> dict[tuple[int, str], Any]:
+    """What Powertools keeps per invocation here (its formatter's keys, its metric sets): the invocation's,
+    or the thread's outside one."""
+    invocation = current()
+    if invocation is not None:
+        return invocation.powertools
+    if not hasattr(_outside, "powertools"):
+        _outside.powertools = {}
+    return _outside.powertools
+
+
 class _PerInvocation:
     """The formatter's `log_format`, one dict per invocation (per thread outside invocations)."""
-
-    def __init__(self) -> None:
-        self.outside = threading.local()
-
-    def _store(self, obj: Any) -> dict[int, dict[str, Any]]:
-        invocation = current()
-        if invocation is not None:
-            return invocation.log_formats
-        if not hasattr(self.outside, "formats"):
-            self.outside.formats = {}
-        return self.outside.formats
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
-        store = self._store(obj)
-        if id(obj) not in store:  # a fresh invocation starts from the formatter's configured keys
+        store, key = _powertools_state(), (id(obj), "log_format")
+        if key not in store:  # a fresh invocation starts from the formatter's configured keys
             fresh = dict.fromkeys(obj.log_record_order)
             fresh.update(getattr(obj, "keys_combined", {}))
-            store[id(obj)] = fresh
-        return store[id(obj)]
+            store[key] = fresh
+        return store[key]
 
     def __set__(self, obj: Any, value: dict[str, Any]) -> None:
-        self._store(obj)[id(obj)] = value
+        _powertools_state()[(id(obj), "log_format")] = value
 
 
 class _MetricState:
@@ -94,27 +96,18 @@ class _MetricState:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.outside = threading.local()
-
-    def _store(self) -> dict[tuple[int, str], Any]:
-        invocation = current()
-        if invocation is not None:
-            return invocation.metric_state
-        if not hasattr(self.outside, "state"):
-            self.outside.state = {}
-        return self.outside.state
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
-        store, key = self._store(), (id(obj), self.name)
+        store, key = _powertools_state(), (id(obj), self.name)
         if key not in store:
             store[key] = copy.deepcopy(obj.__dict__.get(self.name))
         return store[key]
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self.name] = value  # the set-up (also what the provider keeps once the sandbox is closed)
-        self._store()[(id(obj), self.name)] = value
+        _powertools_state()[(id(obj), self.name)] = value
 
 
 METRIC_STATE = ("metric_set", "dimension_set", "metadata_set", "dimension_sets")
