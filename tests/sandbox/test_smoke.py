@@ -157,7 +157,7 @@ def test_the_same_sandbox_serves_http(sb):
     assert ddb.scan(TableName=sb.table_name("items"))["Count"] == len(sb.items("items"))
 
 
-def test_sessions_share_one_service_model_loader_only_while_a_sandbox_is_open(sb):
+def test_sessions_share_one_service_model_loader_while_a_sandbox_is_open(sb):
     def loader():
         return boto3.Session()._session.get_component("data_loader")
 

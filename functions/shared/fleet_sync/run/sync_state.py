@@ -291,12 +291,13 @@ class SyncStateStore:
         """Each server's managed keys and copyTags check, 25 rows per BatchWriteItem."""
         if not states:
             return
+        now = iso(utc_now())
         with self.table.batch_writer() as batch:
             for state in states:
                 item: dict[str, Any] = {
                     **SYNC_STATE.key(_tags_pk(account_id, region), state.server_id),
                     "managedKeys": sorted(state.managed),
-                    "updatedAt": iso(utc_now()),
+                    "updatedAt": now,
                 }
                 if state.copy_tags_checked_at:
                     item["copyTagsCheckedAt"] = state.copy_tags_checked_at
